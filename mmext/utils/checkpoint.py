@@ -1,0 +1,113 @@
+"""Safe checkpoint loading and atomic checkpoint writing.
+
+torch >= 2.6 loads checkpoints with ``weights_only=True`` by default, which
+refuses anything but tensors and plain containers unless the class is
+allow-listed. mmengine 0.10.7 checkpoints also carry its message hub
+(``HistoryBuffer`` objects holding numpy arrays) and numpy scalars, so
+``--resume`` fails out of the box. Instead of turning ``weights_only`` off —
+a checkpoint is untrusted input and unpickling it can run arbitrary code — we
+allow-list exactly the classes mmengine stores.
+
+Checkpoints are written atomically by the ``local_atomic`` file backend:
+bytes go to a temporary file in the same directory, are flushed to disk and
+then renamed over the target, so an interrupted run never leaves a truncated
+``epoch_N.pth`` or ``last_checkpoint`` behind.
+"""
+import os
+import os.path as osp
+import tempfile
+from pathlib import Path
+from typing import Callable, List, Union
+
+import numpy as np
+import torch
+from mmengine.fileio import LocalBackend, register_backend
+
+
+def _numpy_safe_globals() -> List[Callable]:
+    """numpy objects that appear in pickled arrays and scalars."""
+    try:  # numpy >= 2
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import _reconstruct, scalar
+    dtype_classes = []
+    if hasattr(np, 'dtypes'):  # numpy >= 1.25 pickles dtypes by class
+        dtype_classes = [
+            getattr(np.dtypes, name) for name in dir(np.dtypes)
+            if name.endswith('DType')
+        ]
+    return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
+
+
+def checkpoint_safe_globals() -> List[Callable]:
+    """The classes and functions mmext allows in checkpoints.
+
+    Returns:
+        list: numpy's array/scalar reconstruction helpers and dtypes, and
+        mmengine's ``HistoryBuffer`` (message hub state).
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    return [*_numpy_safe_globals(), HistoryBuffer]
+
+
+def register_checkpoint_safe_globals() -> None:
+    """Allow-list :func:`checkpoint_safe_globals` for ``weights_only`` loads.
+
+    Idempotent; a no-op on torch versions without ``add_safe_globals``.
+    """
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is not None:
+        add_safe_globals(checkpoint_safe_globals())
+
+
+def safe_load_checkpoint(filename: str, map_location='cpu') -> dict:
+    """``torch.load`` a checkpoint with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: if ``filename`` does not exist.
+        pickle.UnpicklingError: if the file holds any object outside the
+            allow-list (e.g. a pickled callable).
+    """
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file not found: {filename}')
+    register_checkpoint_safe_globals()
+    return torch.load(filename, map_location=map_location, weights_only=True)
+
+
+class AtomicLocalBackend(LocalBackend):
+    """``LocalBackend`` whose writes are atomic (temp file + rename).
+
+    Use it for checkpoints with
+    ``default_hooks.checkpoint.backend_args=dict(backend='local_atomic')``.
+    """
+
+    def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
+        self._atomic_write(obj, filepath, 'wb')
+
+    def put_text(self,
+                 obj: str,
+                 filepath: Union[str, Path],
+                 encoding: str = 'utf-8') -> None:
+        self._atomic_write(obj.encode(encoding), filepath, 'wb')
+
+    @staticmethod
+    def _atomic_write(data: bytes, filepath: Union[str, Path],
+                      mode: str) -> None:
+        filepath = str(filepath)
+        dirname = osp.dirname(osp.abspath(filepath))
+        os.makedirs(dirname, exist_ok=True)
+        fd, tmp_path = tempfile.mkstemp(
+            prefix=f'.{osp.basename(filepath)}.', suffix='.tmp', dir=dirname)
+        try:
+            with os.fdopen(fd, mode) as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp_path, filepath)
+        except BaseException:
+            if osp.exists(tmp_path):
+                os.remove(tmp_path)
+            raise
+
+
+register_backend('local_atomic', AtomicLocalBackend, force=True)

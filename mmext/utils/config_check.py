@@ -1,0 +1,50 @@
+"""Catch config-key typos that mmengine would silently ignore.
+
+``Runner.from_cfg`` reads the keys it knows and ignores the rest, so a typo
+such as ``trian_cfg`` or ``optim_wraper`` trains with defaults without a
+word. Unknown keys are legitimate in general (``data_root``, pipelines,
+``backend_args`` ...), so only a key that is unknown *and* close to a known
+one is treated as a typo.
+"""
+import difflib
+from typing import Iterable, Optional
+
+from mmengine.config import Config
+
+RUNNER_KEYS = frozenset({
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader',
+    'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr',
+    'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator',
+    'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from',
+    'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level',
+    'visualizer', 'default_scope', 'randomness', 'experiment_name',
+    'runner_type', 'model_wrapper_cfg', 'custom_imports', 'train_pipeline',
+    'test_pipeline', 'val_pipeline', 'data_root', 'dataset_type',
+    'backend_args', 'vis_backends', 'metainfo'
+})
+
+
+def check_config_keys(cfg: Config,
+                      known: Optional[Iterable[str]] = None,
+                      cutoff: float = 0.8) -> None:
+    """Raise if a top-level key of ``cfg`` looks like a misspelt known key.
+
+    Args:
+        cfg (Config): the loaded config.
+        known (Iterable[str], optional): known keys. Defaults to the keys
+            ``Runner.from_cfg`` and mmdet's base configs use.
+        cutoff (float): ``difflib`` similarity above which an unknown key is
+            taken for a typo. Defaults to 0.8.
+
+    Raises:
+        KeyError: naming the config file, the key and the likely intended key.
+    """
+    known = frozenset(known) if known is not None else RUNNER_KEYS
+    for key in cfg.keys():
+        if key in known or key.startswith('_'):
+            continue
+        match = difflib.get_close_matches(key, known, n=1, cutoff=cutoff)
+        if match:
+            raise KeyError(f'unknown config key {key!r} in '
+                           f'{cfg.filename or "<config>"}: did you mean '
+                           f'{match[0]!r}?')

@@ -1,0 +1,164 @@
+"""Interrupted training resumes where it stopped; dist_train.sh works on CPU.
+
+A toy training run is SIGKILLed right after its first checkpoint, as a
+preempted cluster job would be, then resumed with ``--resume``: the
+iteration counter, the optimizer state (SGD momentum buffers) and the
+message hub must continue from the checkpoint, which also shows that
+``weights_only=True`` loading accepts mmengine's checkpoints through
+mmext's allow-list.
+"""
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOY_CONFIG = osp.join(REPO_ROOT, 'configs', 'mask_rcnn',
+                      'mask-rcnn_r18_fpn_1x_toy.py')
+
+
+def _train_cmd(data_root, work_dir, max_iters, extra=()):
+    options = [
+        f'train_dataloader.dataset.data_root={data_root}',
+        f'val_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        f'val_evaluator.ann_file={data_root}annotations/instances_val.json',
+        f'test_evaluator.ann_file={data_root}annotations/instances_val.json',
+        'train_cfg.type=IterBasedTrainLoop', f'train_cfg.max_iters={max_iters}',
+        f'train_cfg.val_interval={max_iters}', 'param_scheduler=[]',
+        'default_hooks.checkpoint.interval=2',
+        'default_hooks.checkpoint.by_epoch=False',
+        'default_hooks.checkpoint.max_keep_ckpts=-1',
+        'default_hooks.logger.interval=1', 'log_processor.by_epoch=False',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False'
+    ]
+    return [
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'train.py'), TOY_CONFIG, '--work-dir',
+        work_dir, *extra, '--cfg-options', *options
+    ]
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    return env
+
+
+def test_sigkill_then_resume(toy_data_root, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    # make each iteration slow enough that the kill lands mid-run
+    proc = subprocess.Popen(
+        _train_cmd(toy_data_root, work_dir, 200),
+        cwd=REPO_ROOT,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    first_ckpt = osp.join(work_dir, 'iter_2.pth')
+    last_ckpt_file = osp.join(work_dir, 'last_checkpoint')
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if osp.isfile(last_ckpt_file):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, 'training ended before it could be killed'
+        assert osp.isfile(last_ckpt_file), 'no checkpoint within 300 s'
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # no temp files or truncated checkpoints left by the atomic writer
+    assert not [f for f in os.listdir(work_dir) if f.endswith('.tmp')]
+    with open(last_ckpt_file) as f:
+        resumed_from = f.read().strip()
+    saved = torch.load(resumed_from, map_location='cpu', weights_only=True)
+    saved_iter = saved['meta']['iter']
+    assert saved_iter >= 2
+    assert osp.isfile(first_ckpt)
+
+    # resume in this process to inspect the runner right after loading
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+
+    sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
+    import train as train_tool
+
+    state = {}
+
+    class RecordResume(Hook):
+
+        def before_train(self, runner):
+            state['iter'] = runner.iter
+            optimizer = runner.optim_wrapper.optimizer
+            state['momentum'] = [
+                optimizer.state[p]['momentum_buffer'].clone()
+                for p in optimizer.param_groups[0]['params']
+                if 'momentum_buffer' in optimizer.state[p]
+            ]
+            state['hub_iters'] = runner.message_hub.get_scalar(
+                'train/loss').current()
+
+    stop_at = saved_iter + 2
+    sys_argv = sys.argv
+    try:
+        sys.argv = _train_cmd(toy_data_root, work_dir, stop_at,
+                              ('--resume', ))[1:]
+        cfg = train_tool.build_train_config(train_tool.parse_args())
+    finally:
+        sys.argv = sys_argv
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(RecordResume(), priority='VERY_LOW')
+    runner.train()
+
+    assert state['iter'] == saved_iter
+    saved_momentum = [
+        s['momentum_buffer'] for s in saved['optimizer']['state'].values()
+    ]
+    assert len(state['momentum']) == len(saved_momentum) > 0
+    for resumed, expected in zip(state['momentum'], saved_momentum):
+        torch.testing.assert_close(resumed, expected)
+    assert state['hub_iters'] == pytest.approx(
+        saved['message_hub']['log_scalars']['train/loss'].current())
+    final = torch.load(
+        osp.join(work_dir, f'iter_{stop_at}.pth'),
+        map_location='cpu',
+        weights_only=True)
+    assert final['meta']['iter'] == stop_at
+
+
+def test_dist_train_sh_on_cpu(toy_data_root, tmp_path):
+    """``tools/dist_train.sh CONFIG 2`` trains with two gloo processes."""
+    work_dir = str(tmp_path / 'dist')
+    cmd = _train_cmd(toy_data_root, work_dir, 2)
+    train_args = cmd[3:]  # drop python, train.py, config
+    env = _env()
+    env['PYTHON'] = sys.executable
+    env['PORT'] = str(29500 + os.getpid() % 1000)
+    result = subprocess.run(
+        ['bash',
+         osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), TOY_CONFIG, '2',
+         *train_args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ckpt = torch.load(
+        osp.join(work_dir, 'iter_2.pth'), map_location='cpu', weights_only=True)
+    assert ckpt['meta']['iter'] == 2
+    logs = [
+        osp.join(root, f) for root, _, files in os.walk(work_dir)
+        for f in files if f.endswith('.log')
+    ]
+    text = ''.join(open(p).read() for p in logs)
+    assert 'Distributed training: True' in text
+    assert 'GPU number: 2' in text or 'world_size: 2' in text.lower()
+    assert "'backend': 'gloo'" in text or 'gloo' in text

@@ -1,0 +1,72 @@
+"""Checkpoints are untrusted: allow-listed loading and atomic writing."""
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from mmengine.fileio import get_file_backend
+from mmengine.logging import MessageHub
+
+from mmext.utils import safe_load_checkpoint
+
+
+class _Payload:
+    """Unpickling this would call ``os.system``: the classic pickle exploit."""
+
+    def __reduce__(self):
+        return (os.system, ('echo pwned > /dev/null', ))
+
+
+def test_checkpoint_with_pickled_callable_is_refused(tmp_path):
+    path = str(tmp_path / 'evil.pth')
+    torch.save({'state_dict': {}, 'meta': _Payload()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='system'):
+        safe_load_checkpoint(path)
+    # plain torch.load is refused too: weights_only is never turned off
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path, weights_only=True)
+
+
+def test_mmengine_checkpoint_contents_are_allowed(tmp_path):
+    hub = MessageHub.get_instance('test_checkpoint_allow_list')
+    hub.update_scalar('train/loss', 1.5)
+    hub.update_scalar('train/loss', np.float64(0.5))
+    hub.update_info('epoch_marker', np.int64(3))
+    ckpt = dict(
+        meta=dict(epoch=1, iter=2, seed=np.int64(0), hook_msgs={}),
+        state_dict={'w': torch.ones(2)},
+        message_hub=hub.state_dict(),
+        extra=np.arange(4, dtype=np.float32))
+    path = str(tmp_path / 'ok.pth')
+    torch.save(ckpt, path)
+    loaded = safe_load_checkpoint(path)
+    assert loaded['message_hub']['log_scalars']['train/loss'].mean() == 1.0
+    np.testing.assert_array_equal(loaded['extra'], np.arange(4))
+    assert loaded['meta']['seed'] == 0
+
+
+def test_missing_checkpoint_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        safe_load_checkpoint(str(tmp_path / 'nope.pth'))
+
+
+def test_atomic_backend_leaves_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / 'epoch_1.pth'
+    backend = get_file_backend(
+        str(target), backend_args=dict(backend='local_atomic'))
+    backend.put(b'first', str(target))
+    assert target.read_bytes() == b'first'
+
+    def broken_fsync(fd):
+        raise OSError('disk full')
+
+    monkeypatch.setattr(os, 'fsync', broken_fsync)
+    with pytest.raises(OSError, match='disk full'):
+        backend.put(b'second-but-interrupted', str(target))
+    # the previous content survives and no temp file is left behind
+    assert target.read_bytes() == b'first'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_1.pth']
+    monkeypatch.undo()
+    backend.put_text('epoch_1.pth', str(tmp_path / 'last_checkpoint'))
+    assert (tmp_path / 'last_checkpoint').read_text() == 'epoch_1.pth'
