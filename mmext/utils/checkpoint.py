@@ -15,9 +15,10 @@ then renamed over the target, so an interrupted run never leaves a truncated
 """
 import os
 import os.path as osp
+import pickle
 import tempfile
 from pathlib import Path
-from typing import Callable, List, Union
+from typing import Any, Callable, List, Tuple, Union
 
 import numpy as np
 import torch
@@ -39,15 +40,41 @@ def _numpy_safe_globals() -> List[Callable]:
     return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
 
 
-def checkpoint_safe_globals() -> List[Callable]:
+def _history_buffer_getattr(obj: Any, name: str) -> Callable:
+    """A ``getattr`` restricted to ``HistoryBuffer``'s statistics methods.
+
+    A pickled ``HistoryBuffer`` refers to its statistics methods as
+    ``getattr(HistoryBuffer, 'mean')``. Allow-listing the builtin ``getattr``
+    would let a checkpoint reach any attribute of any allowed object, so the
+    pickle's ``getattr`` is mapped to this function instead.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    # the built-in methods are put into `_statistics_methods` only when the
+    # first buffer is created, so they are listed explicitly
+    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    if obj is HistoryBuffer and name in allowed:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); only '
+        'HistoryBuffer statistics methods are allowed')
+
+
+def checkpoint_safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     """The classes and functions mmext allows in checkpoints.
 
     Returns:
-        list: numpy's array/scalar reconstruction helpers and dtypes, and
-        mmengine's ``HistoryBuffer`` (message hub state).
+        list: numpy's array/scalar reconstruction helpers and dtypes,
+        mmengine's ``HistoryBuffer`` (message hub state) and the restricted
+        ``getattr`` its pickles need (in ``add_safe_globals``' tuple form,
+        under the names pickle protocols 2 and 3+ use).
     """
     from mmengine.logging.history_buffer import HistoryBuffer
-    return [*_numpy_safe_globals(), HistoryBuffer]
+    return [
+        *_numpy_safe_globals(), HistoryBuffer,
+        (_history_buffer_getattr, '__builtin__.getattr'),
+        (_history_buffer_getattr, 'builtins.getattr')
+    ]
 
 
 def register_checkpoint_safe_globals() -> None:

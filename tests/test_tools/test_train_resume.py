@@ -29,7 +29,8 @@ def _train_cmd(data_root, work_dir, max_iters, extra=()):
         f'test_dataloader.dataset.data_root={data_root}',
         f'val_evaluator.ann_file={data_root}annotations/instances_val.json',
         f'test_evaluator.ann_file={data_root}annotations/instances_val.json',
-        'train_cfg.type=IterBasedTrainLoop', f'train_cfg.max_iters={max_iters}',
+        'train_cfg._delete_=True', 'train_cfg.type=IterBasedTrainLoop',
+        f'train_cfg.max_iters={max_iters}',
         f'train_cfg.val_interval={max_iters}', 'param_scheduler=[]',
         'default_hooks.checkpoint.interval=2',
         'default_hooks.checkpoint.by_epoch=False',
@@ -55,12 +56,14 @@ def _env():
 def test_sigkill_then_resume(toy_data_root, tmp_path):
     work_dir = str(tmp_path / 'work')
     # make each iteration slow enough that the kill lands mid-run
+    log_path = tmp_path / 'train.log'
+    log_file = open(log_path, 'w')
     proc = subprocess.Popen(
         _train_cmd(toy_data_root, work_dir, 200),
         cwd=REPO_ROOT,
         env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        stdout=log_file,
+        stderr=subprocess.STDOUT)
     first_ckpt = osp.join(work_dir, 'iter_2.pth')
     last_ckpt_file = osp.join(work_dir, 'last_checkpoint')
     deadline = time.time() + 300
@@ -69,11 +72,13 @@ def test_sigkill_then_resume(toy_data_root, tmp_path):
             if osp.isfile(last_ckpt_file):
                 break
             time.sleep(0.2)
-        assert proc.poll() is None, 'training ended before it could be killed'
+        assert proc.poll() is None, ('training ended before it could be '
+                                     'killed:\n' + log_path.read_text()[-3000:])
         assert osp.isfile(last_ckpt_file), 'no checkpoint within 300 s'
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        log_file.close()
     # no temp files or truncated checkpoints left by the atomic writer
     assert not [f for f in os.listdir(work_dir) if f.endswith('.tmp')]
     with open(last_ckpt_file) as f:

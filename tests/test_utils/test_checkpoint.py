@@ -46,6 +46,20 @@ def test_mmengine_checkpoint_contents_are_allowed(tmp_path):
     assert loaded['meta']['seed'] == 0
 
 
+class _GetattrPayload:
+    """Reaches ``getattr`` through an allowed class: must be refused too."""
+
+    def __reduce__(self):
+        return (getattr, (np.ndarray, '__reduce__'))
+
+
+def test_getattr_is_restricted_to_history_buffer(tmp_path):
+    path = str(tmp_path / 'getattr.pth')
+    torch.save({'meta': _GetattrPayload()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='only HistoryBuffer'):
+        safe_load_checkpoint(path)
+
+
 def test_missing_checkpoint_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         safe_load_checkpoint(str(tmp_path / 'nope.pth'))

@@ -6,9 +6,10 @@ from mmdet.registry import MODELS
 from mmext.utils import check_config_keys
 
 
-def test_top_level_typo_names_key_and_suggestion():
-    cfg = Config(dict(model=dict(), trian_cfg=dict(max_epochs=1)),
-                 filename='configs/foo/bar.py')
+def test_top_level_typo_names_key_and_suggestion(tmp_path):
+    config_file = tmp_path / 'bar.py'
+    config_file.write_text('model = dict()\ntrian_cfg = dict(max_epochs=1)\n')
+    cfg = Config.fromfile(str(config_file))
     with pytest.raises(KeyError) as err:
         check_config_keys(cfg)
     msg = str(err.value)

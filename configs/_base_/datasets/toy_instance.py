@@ -6,15 +6,19 @@ metainfo = dict(
     classes=('disk', 'square', 'triangle', 'ring'),
     palette=[(220, 20, 60), (0, 128, 255), (50, 205, 50), (255, 165, 0)])
 backend_args = None
+# the toy images are 128x128; Resize keeps them and records scale_factor
+image_scale = (128, 128)
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=image_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='Resize', scale=image_scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(
         type='PackDetInputs',

@@ -10,6 +10,9 @@ from mmengine.hooks import Hook
 class InferenceSpeedHook(Hook):
     """Record images per second of the test loop.
 
+    When the loop is too short to have iterations after the warm-up, the
+    warm-up iterations are counted after all, so a figure is always given.
+
     The clock runs from ``before_test_iter`` to ``after_test_iter`` (model
     forward, post-processing and ``evaluator.process``) only, so
     data loading between iterations and the final metric computation are not
@@ -29,6 +32,8 @@ class InferenceSpeedHook(Hook):
     def reset(self) -> None:
         self.elapsed = 0.0
         self.num_images = 0
+        self.warmup_elapsed = 0.0
+        self.warmup_images = 0
         self._iters = 0
         self._start: Optional[float] = None
 
@@ -44,14 +49,22 @@ class InferenceSpeedHook(Hook):
                         batch_idx: int,
                         data_batch: Optional[dict] = None,
                         outputs: Optional[Sequence] = None) -> None:
-        self._iters += 1
-        if self._start is None or self._iters <= self.num_warmup:
+        if self._start is None:
             return
-        self.elapsed += time.perf_counter() - self._start
-        self.num_images += len(outputs) if outputs is not None else 0
+        self._iters += 1
+        elapsed = time.perf_counter() - self._start
+        num_images = len(outputs) if outputs is not None else 0
+        if self._iters <= self.num_warmup:
+            self.warmup_elapsed += elapsed
+            self.warmup_images += num_images
+        else:
+            self.elapsed += elapsed
+            self.num_images += num_images
 
     @property
     def images_per_second(self) -> Optional[float]:
-        if self.num_images == 0 or self.elapsed <= 0:
-            return None
-        return self.num_images / self.elapsed
+        if self.num_images > 0 and self.elapsed > 0:
+            return self.num_images / self.elapsed
+        if self.warmup_images > 0 and self.warmup_elapsed > 0:
+            return self.warmup_images / self.warmup_elapsed
+        return None

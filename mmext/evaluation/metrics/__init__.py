@@ -1,0 +1,3 @@
+from .voc_instance_metric import VOCInstanceMetric
+
+__all__ = ['VOCInstanceMetric']
