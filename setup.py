@@ -39,7 +39,13 @@ def parse_requirements(fname: str) -> list:
 def get_extensions() -> list:
     if os.getenv('MMEXT_WITH_OPS', '1') == '0':
         return []
-    import torch
+    try:
+        import torch
+    except ImportError as e:
+        raise RuntimeError(
+            'mmext compiles its ops against the installed torch: install '
+            'torch first, then `pip install --no-build-isolation -e .` '
+            '(or set MMEXT_WITH_OPS=0 to skip the ops)') from e
     from torch.utils.cpp_extension import (CUDA_HOME, CppExtension,
                                            CUDAExtension)
 

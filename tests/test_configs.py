@@ -147,7 +147,8 @@ def test_toy_config_runs_with_runner(config_file, toy_data_root, tmp_path):
     # one iteration of training, then a validation over the tiny val split
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=1, val_interval=1)
     cfg.param_scheduler = []
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=1, by_epoch=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     cfg.log_processor = dict(type='LogProcessor', by_epoch=False)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -158,6 +159,11 @@ def test_toy_config_runs_with_runner(config_file, toy_data_root, tmp_path):
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert osp.isfile(osp.join(cfg.work_dir, 'iter_1.pth'))
+    # RuntimeInfoHook publishes the validation metrics as 'val/<metric>'
+    val_keys = [
+        k for k in runner.message_hub.log_scalars if k.startswith('val/')
+    ]
+    assert val_keys, f'{config_file}: validation produced no metrics'
 
 
 def _point_to_data_root(cfg, data_root: str) -> None:
