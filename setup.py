@@ -58,7 +58,9 @@ def get_extensions() -> list:
         osp.abspath(osp.join(csrc, 'common', 'cuda')),
     ]
     define_macros = []
-    extra_compile_args = {'cxx': ['-O3', '-std=c++17']}
+    # no -std flag: torch's BuildExtension adds the standard its headers
+    # need (C++20 for torch 2.13, C++17 for older releases)
+    extra_compile_args = {'cxx': ['-O3']}
 
     with_cuda = (torch.cuda.is_available() or os.getenv('FORCE_CUDA', '0')
                  == '1') and CUDA_HOME is not None and torch.version.cuda
@@ -68,7 +70,7 @@ def get_extensions() -> list:
             glob.glob(osp.join(csrc, 'pytorch', 'cuda', '*.cpp')))
         define_macros.append(('WITH_CUDA', None))
         extra_compile_args['nvcc'] = [
-            '-O3', '-std=c++17', '-D__CUDA_NO_HALF_OPERATORS__',
+            '-O3', '-D__CUDA_NO_HALF_OPERATORS__',
             '-D__CUDA_NO_HALF_CONVERSIONS__', '-D__CUDA_NO_HALF2_OPERATORS__'
         ]
         ext_cls = CUDAExtension

@@ -1,0 +1,439 @@
+"""Tests of the compiled Shape-aware RoIAlign op (mmext.ops.sa_roi_align).
+
+Checks: an all-ones mask equals mmcv RoIAlign; random masks equal the pure
+PyTorch reference (forward, feature and mask gradients); gradcheck; edge
+cases (RoIs outside the map, zero-size RoIs, K=0, batch index > 0); exact
+hand-computed values; clear errors for bad arguments; CUDA (skipped without
+a GPU).
+"""
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmcv.ops import RoIAlign
+
+from mmext.ops import (SaRoIAlign, SaRoIAlignFunction, sa_roi_align,
+                       sa_roi_align_reference)
+
+TOL = {torch.float32: 1e-6, torch.float64: 1e-10}
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason='needs CUDA')
+
+
+def random_rois(num_rois, num_imgs, img_h, img_w, dtype=torch.float32,
+                seed=0, device='cpu'):
+    """(K, 5) RoIs: sizes 0..60% of the image, some partly outside it."""
+    gen = torch.Generator().manual_seed(seed)
+    batch = torch.randint(0, num_imgs, (num_rois, ), generator=gen)
+    cx = torch.rand(num_rois, generator=gen) * img_w * 1.4 - 0.2 * img_w
+    cy = torch.rand(num_rois, generator=gen) * img_h * 1.4 - 0.2 * img_h
+    w = torch.rand(num_rois, generator=gen) * img_w * 0.6
+    h = torch.rand(num_rois, generator=gen) * img_h * 0.6
+    rois = torch.stack([
+        batch.float(), cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    ], 1)
+    return rois.to(dtype=dtype, device=device)
+
+
+def make_inputs(dtype=torch.float64, num_imgs=2, channels=3, feat_hw=(10, 12),
+                num_rois=8, mask_hw=(5, 6), stride=4, seed=0,
+                requires_grad=False):
+    gen = torch.Generator().manual_seed(seed)
+    feats = torch.randn(num_imgs, channels, *feat_hw, generator=gen)
+    masks = torch.rand(num_rois, *mask_hw, generator=gen)
+    rois = random_rois(num_rois, num_imgs, feat_hw[0] * stride,
+                       feat_hw[1] * stride, seed=seed)
+    feats = feats.to(dtype).requires_grad_(requires_grad)
+    masks = masks.to(dtype).requires_grad_(requires_grad)
+    return feats, rois.to(dtype), masks
+
+
+# (a) all-ones mask == mmcv RoIAlign, forward and feature gradient
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('aligned', [True, False])
+@pytest.mark.parametrize('sampling_ratio', [0, 1, 2, 3])
+def test_ones_mask_equals_mmcv_roi_align(dtype, aligned, sampling_ratio):
+    feats, rois, _ = make_inputs(
+        dtype, channels=4, feat_hw=(13, 17), num_rois=24, seed=1,
+        requires_grad=True)
+    # sizes below one feature pixel exercise the min-size-1 rule
+    rois[:3, 3:] = rois[:3, 1:3] + torch.tensor([0.5, 2.0], dtype=dtype)
+    masks = torch.ones(rois.size(0), 7, 9, dtype=dtype)
+    grad = torch.randn(rois.size(0), 4, 3, 5, dtype=dtype)
+    kwargs = dict(
+        output_size=(3, 5),
+        spatial_scale=0.25,
+        sampling_ratio=sampling_ratio,
+        aligned=aligned)
+
+    out = SaRoIAlign(**kwargs)(feats, rois, masks)
+    (grad_ours, ) = torch.autograd.grad(out, feats, grad)
+    expected = RoIAlign(**kwargs)(feats, rois)
+    (grad_mmcv, ) = torch.autograd.grad(expected, feats, grad)
+
+    assert out.shape == (24, 4, 3, 5)
+    assert expected.abs().sum() > 0
+    torch.testing.assert_close(out, expected, rtol=0, atol=TOL[dtype])
+    torch.testing.assert_close(
+        grad_ours, grad_mmcv, rtol=0, atol=10 * TOL[dtype])
+
+
+# (b) random masks == the pure PyTorch reference, forward and both grads
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('aligned', [True, False])
+@pytest.mark.parametrize('sampling_ratio', [0, 2])
+def test_matches_reference(dtype, aligned, sampling_ratio):
+    feats, rois, masks = make_inputs(
+        dtype, channels=5, num_rois=16, mask_hw=(6, 9), seed=2,
+        requires_grad=True)
+    grad = torch.randn(16, 5, 4, 3, dtype=dtype)
+    args = ((4, 3), 0.25, sampling_ratio, aligned)
+
+    out = sa_roi_align(feats, rois, masks, *args)
+    grads = torch.autograd.grad(out, (feats, masks), grad)
+    ref = sa_roi_align_reference(feats, rois, masks, *args)
+    ref_grads = torch.autograd.grad(ref, (feats, masks), grad)
+
+    tol = TOL[dtype] * 10
+    torch.testing.assert_close(out, ref, rtol=0, atol=tol)
+    for g, rg in zip(grads, ref_grads):
+        assert rg.abs().sum() > 0
+        torch.testing.assert_close(g, rg, rtol=0, atol=tol)
+
+
+def test_mask_changes_output():
+    """A non-trivial mask must change the result (guards a no-op mask)."""
+    feats, rois, masks = make_inputs(torch.float64, seed=3)
+    out = sa_roi_align(feats, rois, masks, 3, 0.25, 2)
+    plain = sa_roi_align(feats, rois, torch.ones_like(masks), 3, 0.25, 2)
+    assert (out - plain).abs().max() > 1e-3
+    zero = sa_roi_align(feats, rois, torch.zeros_like(masks), 3, 0.25, 2)
+    assert zero.abs().max() == 0
+
+
+# (c) gradcheck in float64 w.r.t. features and masks
+@pytest.mark.parametrize('aligned', [True, False])
+@pytest.mark.parametrize('sampling_ratio', [0, 2])
+def test_gradcheck(aligned, sampling_ratio):
+    feats = torch.randn(2, 2, 5, 6, dtype=torch.float64, requires_grad=True)
+    rois = torch.tensor([[0, 1.0, 0.5, 9.0, 8.0], [1, -3.0, -2.0, 4.0, 3.0],
+                         [1, 2.2, 2.6, 2.9, 3.1]],
+                        dtype=torch.float64)
+    masks = torch.rand(3, 3, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda f, m: sa_roi_align(f, rois, m, 2, 0.7, sampling_ratio,
+                                  aligned), (feats, masks))
+
+
+def test_gradcheck_masks_only():
+    """Backward with only the masks requiring a gradient."""
+    feats = torch.randn(1, 2, 6, 6, dtype=torch.float64)
+    rois = torch.tensor([[0, 0.5, 1.0, 5.0, 4.5]], dtype=torch.float64)
+    masks = torch.rand(1, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda m: sa_roi_align(feats, rois, m, 3, 1.0, 2), (masks, ))
+
+
+# (d) edge cases
+def test_hand_computed_values():
+    """Constant features; a 1 x 2 mask [a, b] over an 8 x 8 RoI.
+
+    With aligned=False, scale 1 and 2 x 2 points per bin, the points of the
+    left bin sit at box fractions u = 0.125, 0.375, i.e. mask coordinates
+    u * 2 - 0.5 = -0.25 (clamped to pixel 0) and 0.25: the bin mean is
+    (a + (0.75 a + 0.25 b)) / 2 = 0.875 a + 0.125 b; symmetric on the right.
+    """
+    feats = torch.full((1, 1, 10, 10), 2.0, dtype=torch.float64)
+    rois = torch.tensor([[0, 0.0, 0.0, 8.0, 8.0]], dtype=torch.float64)
+    masks = torch.tensor([[[1.0, 0.2]]], dtype=torch.float64,
+                         requires_grad=True)
+    out = sa_roi_align(feats, rois, masks, (1, 2), 1.0, 2, aligned=False)
+    a, b = 1.0, 0.2
+    expected = 2.0 * torch.tensor(
+        [[[[0.875 * a + 0.125 * b, 0.125 * a + 0.875 * b]]]],
+        dtype=torch.float64)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+    out.sum().backward()
+    # d sum / d a = 2 * (0.875 + 0.125) = 2, same for b
+    torch.testing.assert_close(
+        masks.grad, torch.tensor([[[2.0, 2.0]]], dtype=torch.float64),
+        rtol=0, atol=1e-12)
+
+
+def test_rois_outside_and_partly_outside():
+    feats = torch.randn(1, 3, 8, 8, dtype=torch.float64, requires_grad=True)
+    rois = torch.tensor([
+        [0, 40.0, 40.0, 60.0, 60.0],  # fully outside: zeros
+        [0, -20.0, -20.0, -10.0, -10.0],  # fully outside: zeros
+        [0, -6.0, 10.0, 12.0, 40.0],  # partly outside
+    ], dtype=torch.float64)
+    masks = torch.rand(3, 4, 4, dtype=torch.float64, requires_grad=True)
+    out = sa_roi_align(feats, rois, masks, 3, 0.25, 2)
+    assert out[:2].abs().max() == 0
+    assert out[2].abs().max() > 0
+    ref = sa_roi_align_reference(feats, rois, masks, 3, 0.25, 2)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    out.sum().backward()
+    assert masks.grad[:2].abs().max() == 0
+    assert masks.grad[2].abs().max() > 0
+
+
+@pytest.mark.parametrize('aligned', [True, False])
+@pytest.mark.parametrize('sampling_ratio', [0, 2])
+def test_zero_size_rois(aligned, sampling_ratio):
+    feats = torch.randn(1, 2, 8, 8, dtype=torch.float64, requires_grad=True)
+    rois = torch.tensor([[0, 12.0, 12.0, 12.0, 12.0],
+                         [0, 4.0, 20.0, 4.0, 28.0]],
+                        dtype=torch.float64)
+    masks = torch.rand(2, 3, 3, dtype=torch.float64, requires_grad=True)
+    out = sa_roi_align(feats, rois, masks, 2, 0.25, sampling_ratio, aligned)
+    assert torch.isfinite(out).all()
+    ref = sa_roi_align_reference(feats, rois, masks, 2, 0.25,
+                                 sampling_ratio, aligned)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    ones = sa_roi_align(feats, rois, torch.ones_like(masks), 2, 0.25,
+                        sampling_ratio, aligned)
+    expected = RoIAlign(2, 0.25, sampling_ratio, aligned=aligned)(feats, rois)
+    torch.testing.assert_close(ones, expected, rtol=0, atol=1e-12)
+    grads = torch.autograd.grad(out.sum(), (feats, masks))
+    assert all(torch.isfinite(g).all() for g in grads)
+
+
+def test_no_rois():
+    feats = torch.randn(2, 3, 6, 6, requires_grad=True)
+    masks = torch.rand(0, 28, 28, requires_grad=True)
+    rois = torch.zeros(0, 5)
+    out = SaRoIAlign(7, 0.25)(feats, rois, masks)
+    assert out.shape == (0, 3, 7, 7)
+    out.sum().backward()
+    assert feats.grad.shape == feats.shape and feats.grad.abs().max() == 0
+    assert masks.grad.shape == (0, 28, 28)
+
+
+def test_mask_28_output_7_batch_index():
+    """The MR R-CNN shapes: 28 x 28 masks, 7 x 7 output, RoIs of image 1."""
+    feats, rois, masks = make_inputs(
+        torch.float32, num_imgs=3, channels=8, feat_hw=(16, 20), num_rois=12,
+        mask_hw=(28, 28), seed=4, requires_grad=True)
+    rois[:, 0] = torch.tensor([2, 1] * 6, dtype=torch.float32)
+    out = sa_roi_align(feats, rois, masks, 7, 0.25, 0)
+    ref = sa_roi_align_reference(feats, rois, masks, 7, 0.25, 0)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-5)
+    (grad_feats, ) = torch.autograd.grad(out.sum(), feats)
+    assert grad_feats[0].abs().max() == 0  # image 0 has no RoI
+    assert grad_feats[1].abs().max() > 0 and grad_feats[2].abs().max() > 0
+    # RoIs of another image read that image only
+    rois_b0 = rois.clone()
+    rois_b0[:, 0] = 0
+    feats_b0 = feats.detach()[[1, 1, 1]]
+    same = sa_roi_align(feats_b0, rois_b0, masks.detach(), 7, 0.25, 0)
+    mask1 = rois[:, 0] == 1
+    torch.testing.assert_close(same[mask1], out.detach()[mask1])
+
+
+def test_non_contiguous_inputs():
+    feats, rois, masks = make_inputs(torch.float64, seed=5)
+    expected = sa_roi_align(feats, rois, masks, 3, 0.25, 2)
+    feats_nc = feats.transpose(2, 3).contiguous().transpose(2, 3)
+    masks_nc = masks.transpose(1, 2).contiguous().transpose(1, 2)
+    rois_nc = torch.cat([rois, rois], 1)[:, ::2]
+    rois_nc[:] = rois
+    assert not (feats_nc.is_contiguous() or masks_nc.is_contiguous()
+                or rois_nc.is_contiguous())
+    out = sa_roi_align(feats_nc, rois_nc, masks_nc, 3, 0.25, 2)
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
+def test_backward_independent_of_thread_count():
+    feats, rois, masks = make_inputs(
+        torch.float32, channels=40, num_rois=10, seed=6, requires_grad=True)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            out = sa_roi_align(feats, rois, masks, 3, 0.25, 2)
+            results.append(
+                (out, *torch.autograd.grad(out.sum(), (feats, masks))))
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
+
+
+def test_half_cpu_close_to_float():
+    feats, rois, masks = make_inputs(torch.float32, seed=7)
+    expected = sa_roi_align(feats, rois, masks, 3, 0.25, 2)
+    out = sa_roi_align(feats.half(), rois.half(), masks.half(), 3, 0.25, 2)
+    assert out.dtype == torch.float16
+    # rois are rounded to half too, so allow a little more than half eps
+    torch.testing.assert_close(out.float(), expected, rtol=0, atol=2e-2)
+
+
+def test_module_api():
+    layer = SaRoIAlign(7, spatial_scale=0.125, sampling_ratio=2,
+                       aligned=False)
+    assert layer.output_size == (7, 7)
+    assert repr(layer) == ('SaRoIAlign(output_size=(7, 7), '
+                           'spatial_scale=0.125, sampling_ratio=2, '
+                           'aligned=False)')
+    feats, rois, masks = make_inputs(torch.float64, seed=8)
+    torch.testing.assert_close(
+        layer(feats, rois, masks),
+        sa_roi_align(feats, rois, masks, 7, 0.125, 2, False))
+    assert list(layer.parameters()) == []
+
+
+# bad arguments: clear errors naming the argument
+def _bad_case(name):
+    feats = torch.rand(2, 3, 8, 8)
+    rois = torch.tensor([[0, 1.0, 1.0, 20.0, 20.0]])
+    masks = torch.rand(1, 4, 4)
+    kwargs = dict(output_size=3, spatial_scale=0.25, sampling_ratio=0)
+    if name == 'input_3d':
+        feats = feats[0]
+    elif name == 'input_empty_hw':
+        feats = feats[:, :, :0]
+    elif name == 'rois_4_cols':
+        rois = rois[:, 1:]
+    elif name == 'rois_1d':
+        rois = rois[0]
+    elif name == 'masks_4d':
+        masks = masks[:, None]
+    elif name == 'masks_count':
+        masks = torch.rand(2, 4, 4)
+    elif name == 'masks_empty':
+        masks = torch.rand(1, 0, 4)
+    elif name == 'rois_dtype':
+        rois = rois.double()
+    elif name == 'masks_dtype':
+        masks = masks > 0.5
+    elif name == 'input_dtype':
+        feats = (feats * 10).long()
+    elif name == 'input_type':
+        feats = feats.numpy()
+    elif name == 'output_size':
+        kwargs['output_size'] = (0, 3)
+    elif name == 'sampling_ratio':
+        kwargs['sampling_ratio'] = -1
+    elif name == 'spatial_scale':
+        kwargs['spatial_scale'] = 0
+    elif name == 'batch_index':
+        rois[0, 0] = 2
+    elif name == 'rois_nan':
+        rois[0, 3] = float('nan')
+    elif name == 'rois_negative_size':
+        rois[0, 3] = 0.0
+    return feats, rois, masks, kwargs
+
+
+@pytest.mark.parametrize('name,error,match', [
+    ('input_3d', ValueError, 'input must be a 4-D'),
+    ('input_empty_hw', ValueError, 'input height and width'),
+    ('rois_4_cols', ValueError, r'rois must be \(K, 5\)'),
+    ('rois_1d', ValueError, r'rois must be \(K, 5\)'),
+    ('masks_4d', ValueError, 'masks must be a 3-D'),
+    ('masks_count', ValueError, 'masks has 2 masks but rois has 1'),
+    ('masks_empty', ValueError, 'masks height and width'),
+    ('rois_dtype', TypeError, 'rois dtype torch.float64 does not match'),
+    ('masks_dtype', TypeError, 'masks dtype torch.bool does not match'),
+    ('input_dtype', TypeError, 'input must be float16, float32 or float64'),
+    ('input_type', TypeError, 'input must be a Tensor'),
+    ('output_size', ValueError, 'output_size'),
+    ('sampling_ratio', ValueError, 'sampling_ratio'),
+    ('spatial_scale', ValueError, 'spatial_scale'),
+    ('batch_index', ValueError, r'rois\[0, 0\] \(batch index\)'),
+    ('rois_nan', ValueError, r'rois\[0\] has a non-finite value'),
+    ('rois_negative_size', ValueError, 'x2 < x1 or y2 < y1'),
+])
+def test_bad_arguments(name, error, match):
+    feats, rois, masks, kwargs = _bad_case(name)
+    with pytest.raises(error, match=match):
+        sa_roi_align(feats, rois, masks, **kwargs)
+
+
+def test_extension_call_checks_shapes():
+    """Direct calls of the Function bypass the Python checks but still raise
+    (no out-of-bounds access)."""
+    feats = torch.rand(1, 2, 6, 6)
+    rois = torch.tensor([[0, 1.0, 1.0, 4.0, 4.0]])
+    with pytest.raises(ValueError, match='masks must be'):
+        SaRoIAlignFunction.apply(feats, rois, torch.rand(2, 3, 3), (2, 2),
+                                 1.0, 0, True)
+    with pytest.raises(TypeError, match='same dtype'):
+        SaRoIAlignFunction.apply(feats, rois.double(), torch.rand(1, 3, 3),
+                                 (2, 2), 1.0, 0, True)
+
+
+def test_missing_extension_message(monkeypatch):
+    from mmext.ops import ext_loader
+    monkeypatch.setattr(ext_loader, '_ext', None)
+    monkeypatch.setitem(sys.modules, 'mmext._ext', None)
+    feats, rois, masks = make_inputs(torch.float32)
+    with pytest.raises(ImportError, match='pip install --no-build-isolation'):
+        sa_roi_align(feats, rois, masks, 3, 0.25)
+
+
+def test_import_mmext_without_extension():
+    code = ('import sys; sys.modules["mmext._ext"] = None; import mmext; '
+            'import mmext.ops; print(mmext.ops.SaRoIAlign(7))')
+    res = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
+                         text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert 'SaRoIAlign(output_size=(7, 7)' in res.stdout
+
+
+# (e) CUDA
+@needs_cuda
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('aligned', [True, False])
+@pytest.mark.parametrize('sampling_ratio', [0, 2])
+def test_cuda_matches_cpu(dtype, aligned, sampling_ratio):
+    feats, rois, masks = make_inputs(
+        dtype, channels=5, num_rois=16, mask_hw=(28, 28), seed=9,
+        requires_grad=True)
+    grad = torch.randn(16, 5, 7, 7, dtype=dtype)
+    args = (7, 0.25, sampling_ratio, aligned)
+    out = sa_roi_align(feats, rois, masks, *args)
+    grads = torch.autograd.grad(out, (feats, masks), grad)
+
+    feats_c = feats.detach().cuda().requires_grad_()
+    masks_c = masks.detach().cuda().requires_grad_()
+    out_c = sa_roi_align(feats_c, rois.cuda(), masks_c, *args)
+    grads_c = torch.autograd.grad(out_c, (feats_c, masks_c), grad.cuda())
+    tol = 1e-5 if dtype == torch.float32 else 1e-10
+    torch.testing.assert_close(out_c.cpu(), out, rtol=0, atol=tol)
+    for g, gc in zip(grads, grads_c):
+        torch.testing.assert_close(gc.cpu(), g, rtol=0, atol=tol)
+    ones = sa_roi_align(feats_c, rois.cuda(), torch.ones_like(masks_c), *args)
+    expected = RoIAlign(7, 0.25, sampling_ratio, aligned=aligned)(
+        feats_c, rois.cuda())
+    torch.testing.assert_close(ones, expected, rtol=0, atol=tol)
+
+
+@needs_cuda
+def test_cuda_half_and_edge_cases():
+    feats, rois, masks = make_inputs(torch.float32, seed=10)
+    expected = sa_roi_align(feats, rois, masks, 7, 0.25, 2)
+    feats_h = feats.cuda().half().requires_grad_()
+    masks_h = masks.cuda().half().requires_grad_()
+    out = sa_roi_align(feats_h, rois.cuda().half(), masks_h, 7, 0.25, 2)
+    assert out.dtype == torch.float16
+    torch.testing.assert_close(out.float().cpu(), expected, rtol=0, atol=2e-2)
+    out.float().sum().backward()
+    assert feats_h.grad.dtype == torch.float16
+    assert torch.isfinite(masks_h.grad).all()
+
+    empty = sa_roi_align(feats.cuda(), rois[:0].cuda(),
+                         masks[:0].cuda(), 7, 0.25)
+    assert empty.shape == (0, 3, 7, 7)
+    with pytest.raises(ValueError, match='rois is on cpu'):
+        sa_roi_align(feats.cuda(), rois, masks.cuda(), 7, 0.25)
+    # an out-of-range batch index gives zeros on CUDA (no crash, no sync)
+    bad = rois.clone()
+    bad[0, 0] = 5
+    out_bad = sa_roi_align(feats.cuda(), bad.cuda(), masks.cuda(), 7, 0.25)
+    assert out_bad[0].abs().max() == 0
