@@ -1,0 +1,4 @@
+from .pseudo_mask_validity import (LoadPseudoMaskAnnotations,
+                                   PackPseudoMaskInputs)
+
+__all__ = ['LoadPseudoMaskAnnotations', 'PackPseudoMaskInputs']

@@ -1,0 +1,3 @@
+from .hybrid_weak_detector import HybridWeakDetector
+
+__all__ = ['HybridWeakDetector']

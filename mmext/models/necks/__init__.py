@@ -1,0 +1,3 @@
+from .enhanced_fpn import EnhancedFPN
+
+__all__ = ['EnhancedFPN']

@@ -1,0 +1,816 @@
+"""RoI head of MR R-CNN (Mask Refining R-CNN).
+
+Ding et al., "Shape-aware Feature Extraction for Instance Segmentation".
+A vanilla Mask R-CNN RoI head (box head + mask head) is followed by a
+refining module:
+
+* refining box head (rBoxHead) on ``SaRoIAlign(B, P, F)``: ``B`` are the
+  vanilla-regressed boxes, ``P`` the vanilla mask head's sigmoid
+  probabilities for ``B`` (one class channel, see "guide label" below),
+  ``F`` the FPN features;
+* refining mask head on ``RoIAlign(B^r, F) + F^-``: ``B^r`` the boxes
+  regressed by rBoxHead, ``F^-`` a 1x1 conv over the output of the last
+  (4th) conv of the vanilla mask head run on ``B`` (HTC's mask information
+  flow: the refining mask head is an :class:`HTCMaskHead` whose
+  ``conv_res`` is that 1x1 conv, followed by ReLU as in HTC).
+
+Choices where the paper is silent (a reader may want them otherwise, so
+most are options):
+
+* **Guide label.** The mask channel that guides a RoI is its "guide label":
+  in training the vanilla assigned label for foreground RoIs and, for
+  background RoIs, the pseudo label = argmax over the foreground logits of
+  the vanilla box head (:meth:`pseudo_labels`); the same label selects the
+  class-specific vanilla regression that turns the RoI into ``B`` (as
+  mmdet's ``BBoxHead.refine_bboxes`` does in Cascade R-CNN). At inference
+  no labels exist, so every proposal is guided by its argmax foreground
+  class.
+* **Refinement is per proposal, cascade style.** At inference every
+  proposal goes through both stages (vanilla box head -> ``B`` -> vanilla
+  mask head -> rBoxHead); the fused score vector
+  ``S = (S^b + alpha * S^r) / (1 + alpha)`` (logits, before softmax;
+  ``alpha`` = ``test_cfg.refine_alpha``, default 1.0) and the rBoxHead boxes
+  ``B^r`` then go through the usual single multi-class NMS, and the
+  refining mask head segments the kept ``B^r`` (with ``F^-`` of the
+  proposal each came from). The vanilla boxes and masks are not output.
+  This runs the vanilla mask head on all test proposals (like HTC's
+  cost per stage, but on ``rpn.max_per_img`` RoIs).
+* **Refining-stage targets.** ``B`` (without the ground-truth boxes the
+  vanilla sampler added) is re-assigned to the ground truth with
+  ``train_cfg.refine.assigner`` and sampled with ``train_cfg.refine.sampler``
+  (each key of ``train_cfg.refine`` replaces the one of the vanilla rcnn
+  train cfg; absent -> same as the vanilla stage). The MR R-CNN configs use
+  ``PseudoSampler`` so that all foreground and background RoIs of the
+  vanilla stage train the refining module, as the paper describes. A
+  ground-truth box added by a sampler is guided by its own label.
+* **Refining mask head training** uses the refining-stage positives: the
+  input is ``RoIAlign(B^r) + F^-(B)`` with ``B^r`` the rBoxHead regression
+  of ``B`` for its assigned class (no gradient through ``B^r``), and the
+  targets are the ground-truth masks cropped to ``B^r`` -- eq. (6) at test
+  time uses ``B^r`` too.
+* **Gradient through the mask guide.** ``detach_mask_guide=False``
+  (default): the paper trains end to end and SaRoIAlign is differentiable
+  w.r.t. the mask, so the refining box loss also reaches the vanilla mask
+  head through ``P``. ``True`` stops that gradient.
+* **Initialisation.** The paper fine-tunes from a trained Mask R-CNN and
+  initialises the refining heads with the vanilla heads' weights. With
+  ``init_refine_from_vanilla=True`` (default), loading a state dict that has
+  ``bbox_head.*`` / ``mask_head.*`` but no ``refine_bbox_head.*`` /
+  ``refine_mask_head.*`` (i.e. a Mask R-CNN checkpoint via ``load_from``)
+  copies the vanilla weights into the refining heads; a full MR R-CNN
+  checkpoint loads unchanged. ``tools/misc/init_refining_heads.py`` does
+  the same offline.
+* **Ablations.** Plain RoIAlign in the refining module (Table 3): give
+  ``refine_bbox_roi_extractor`` a ``SingleRoIExtractor``; no mask is passed
+  then. Classification-only / regression-only refinement (Table 4):
+  ``refine_bbox_head=dict(with_reg=False)`` (``B^r = B``) or
+  ``dict(with_cls=False)`` (``S = S^b``).
+"""
+import copy
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import ConfigDict
+from mmengine.logging import print_log
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmdet.models.layers import multiclass_nms
+from mmdet.models.roi_heads import StandardRoIHead
+from mmdet.models.roi_heads.mask_heads import FCNMaskHead, HTCMaskHead
+from mmdet.models.task_modules.samplers import SamplingResult
+from mmdet.models.utils import empty_instances, unpack_gt_instances
+from mmdet.registry import MODELS, TASK_UTILS
+from mmdet.structures import SampleList
+from mmdet.structures.bbox import bbox2roi, get_box_tensor
+from mmdet.structures.mask import mask_target
+from mmdet.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig
+from ..roi_extractors import ShapeAwareRoIExtractor
+
+
+@MODELS.register_module()
+class MaskRefiningRoIHead(StandardRoIHead):
+    """Mask R-CNN RoI head with MR R-CNN's refining module.
+
+    The vanilla part (``bbox_roi_extractor``, ``bbox_head``,
+    ``mask_roi_extractor``, ``mask_head``) is configured exactly as in
+    :class:`StandardRoIHead`, so Mask R-CNN checkpoints load into it. See the
+    module docstring for the method and the choices made.
+
+    Args:
+        refine_bbox_roi_extractor (dict): RoI extractor of the refining box
+            head, normally a :class:`ShapeAwareRoIExtractor` with
+            ``SaRoIAlign``; any other extractor (e.g. ``SingleRoIExtractor``)
+            is called without masks (plain-RoIAlign ablation).
+        refine_bbox_head (dict): Refining box head (e.g.
+            ``Shared2FCBBoxHead``); ``with_cls``/``with_reg`` select the
+            classification-only / regression-only ablations.
+        refine_mask_head (dict): Refining mask head. An ``HTCMaskHead`` with
+            ``with_conv_res=True`` adds ``F^-``; any other ``FCNMaskHead``
+            ignores it.
+        refine_mask_roi_extractor (dict, optional): RoI extractor of the
+            refining mask head. Defaults to None: share the vanilla
+            ``mask_roi_extractor`` (RoIAlign has no weights).
+        detach_mask_guide (bool): Stop the gradient from the refining box
+            head into the vanilla mask head through the guide mask.
+            Defaults to False (end-to-end, as in the paper).
+        init_refine_from_vanilla (bool): Copy vanilla head weights into the
+            refining heads when a loaded state dict has none for them.
+            Defaults to True.
+        train_cfg (dict, optional): The vanilla rcnn train cfg, optionally
+            with a ``refine`` dict that overrides its keys (``assigner``,
+            ``sampler``, ``pos_weight``, ``mask_size``) for the refining
+            stage.
+        test_cfg (dict, optional): The rcnn test cfg plus ``refine_alpha``
+            (float >= 0, weight of the refining scores; default 1.0).
+    """
+
+    def __init__(self,
+                 refine_bbox_roi_extractor: ConfigType,
+                 refine_bbox_head: ConfigType,
+                 refine_mask_head: ConfigType,
+                 refine_mask_roi_extractor: OptConfigType = None,
+                 detach_mask_guide: bool = False,
+                 init_refine_from_vanilla: bool = True,
+                 bbox_roi_extractor: OptMultiConfig = None,
+                 bbox_head: OptMultiConfig = None,
+                 mask_roi_extractor: OptMultiConfig = None,
+                 mask_head: OptMultiConfig = None,
+                 shared_head: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        if bbox_head is None or mask_head is None:
+            raise ValueError(
+                'MaskRefiningRoIHead needs both roi_head.bbox_head and '
+                'roi_head.mask_head (the vanilla Mask R-CNN heads)')
+        if shared_head is not None:
+            raise ValueError(
+                'MaskRefiningRoIHead does not support roi_head.shared_head')
+        self.detach_mask_guide = detach_mask_guide
+        self.init_refine_from_vanilla = init_refine_from_vanilla
+        super().__init__(
+            bbox_roi_extractor=bbox_roi_extractor,
+            bbox_head=bbox_head,
+            mask_roi_extractor=mask_roi_extractor,
+            mask_head=mask_head,
+            shared_head=shared_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            init_cfg=init_cfg)
+        if not isinstance(self.mask_head, FCNMaskHead):
+            raise TypeError(
+                'roi_head.mask_head of MaskRefiningRoIHead must be an '
+                'FCNMaskHead (its last conv output feeds the refining mask '
+                f'head), got {type(self.mask_head).__name__}')
+        self.refine_bbox_roi_extractor = MODELS.build(
+            refine_bbox_roi_extractor)
+        self.refine_bbox_head = MODELS.build(refine_bbox_head)
+        if refine_mask_roi_extractor is not None:
+            self.refine_mask_roi_extractor = MODELS.build(
+                refine_mask_roi_extractor)
+        else:
+            self.refine_mask_roi_extractor = self.mask_roi_extractor
+        self.refine_mask_head = MODELS.build(refine_mask_head)
+        if self.refine_bbox_head.num_classes != self.bbox_head.num_classes:
+            raise ValueError(
+                'roi_head.refine_bbox_head.num_classes '
+                f'({self.refine_bbox_head.num_classes}) must equal '
+                f'roi_head.bbox_head.num_classes '
+                f'({self.bbox_head.num_classes})')
+
+    # ------------------------------------------------------------------
+    # construction helpers
+    # ------------------------------------------------------------------
+    @property
+    def shape_aware(self) -> bool:
+        """bool: whether the refining box head pools with a mask guide."""
+        return isinstance(self.refine_bbox_roi_extractor,
+                          ShapeAwareRoIExtractor)
+
+    @property
+    def refine_alpha(self) -> float:
+        """float: weight of the refining scores, ``test_cfg.refine_alpha``."""
+        alpha = 1.0 if self.test_cfg is None else self.test_cfg.get(
+            'refine_alpha', 1.0)
+        if alpha < 0:
+            raise ValueError(
+                f'test_cfg.rcnn.refine_alpha must be >= 0, got {alpha}')
+        return float(alpha)
+
+    def init_assigner_sampler(self) -> None:
+        """Build the vanilla and the refining-stage assigner and sampler."""
+        super().init_assigner_sampler()
+        self.refine_train_cfg = None
+        self.refine_assigner = None
+        self.refine_sampler = None
+        if self.train_cfg:
+            cfg = ConfigDict(copy.deepcopy(dict(self.train_cfg)))
+            overrides = cfg.pop('refine', None) or {}
+            for key, value in overrides.items():
+                cfg[key] = value  # replace, never merge, e.g. a sampler type
+            self.refine_train_cfg = cfg
+            self.refine_assigner = TASK_UTILS.build(cfg.assigner)
+            self.refine_sampler = TASK_UTILS.build(
+                cfg.sampler, default_args=dict(context=self))
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        """Copy vanilla head weights into absent refining-head weights.
+
+        Runs before the children load (``nn.Module`` and mmengine load
+        recursively, parents first, with children reading this dict), so a
+        Mask R-CNN state dict initialises the refining heads as in the paper.
+        """
+        if self.init_refine_from_vanilla:
+            for src, dst in (('bbox_head.', 'refine_bbox_head.'),
+                             ('mask_head.', 'refine_mask_head.')):
+                src, dst = prefix + src, prefix + dst
+                if any(k.startswith(dst) for k in state_dict):
+                    continue
+                copied = [k for k in list(state_dict) if k.startswith(src)]
+                for key in copied:
+                    state_dict[dst + key[len(src):]] = state_dict[key]
+                if copied:
+                    print_log(
+                        f'MaskRefiningRoIHead: initialised {dst}* from '
+                        f'{src}* ({len(copied)} tensors)',
+                        logger='current')
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    # ------------------------------------------------------------------
+    # shared building blocks
+    # ------------------------------------------------------------------
+    @staticmethod
+    def pseudo_labels(cls_score: Tensor, labels: Tensor,
+                      num_classes: int) -> Tensor:
+        """Replace background labels by the argmax foreground class.
+
+        Args:
+            cls_score (Tensor): Vanilla box head logits, (K, num_classes+1).
+            labels (Tensor): Assigned labels, (K, ); ``num_classes`` means
+                background.
+            num_classes (int): Number of foreground classes.
+
+        Returns:
+            Tensor: Guide labels in [0, num_classes), shape (K, ).
+        """
+        fg_argmax = cls_score[:, :num_classes].argmax(dim=1)
+        return torch.where(labels == num_classes, fg_argmax, labels)
+
+    @staticmethod
+    def fuse_cls_scores(vanilla_scores: Tensor,
+                        refine_scores: Optional[Tensor],
+                        alpha: float) -> Tensor:
+        """Fuse logits: ``S = (S^b + alpha * S^r) / (1 + alpha)``.
+
+        Args:
+            vanilla_scores (Tensor): Vanilla box head logits ``S^b``,
+                (K, num_classes + 1).
+            refine_scores (Tensor, optional): Refining box head logits
+                ``S^r`` of the same RoIs; None when it does not classify
+                (regression-only ablation), which returns ``S^b``.
+            alpha (float): Weight of ``S^r``.
+
+        Returns:
+            Tensor: Fused logits, (K, num_classes + 1).
+        """
+        if refine_scores is None or alpha == 0:
+            return vanilla_scores
+        return (vanilla_scores + alpha * refine_scores) / (1 + alpha)
+
+    def _vanilla_mask_forward(self,
+                              mask_feats: Tensor) -> Tuple[Tensor, Tensor]:
+        """Run the vanilla FCNMaskHead and keep its last conv output.
+
+        Args:
+            mask_feats (Tensor): RoI features, (K, C, 14, 14).
+
+        Returns:
+            tuple[Tensor, Tensor]: Mask logits (K, num_classes, 28, 28) --
+            identical to ``mask_head(mask_feats)`` -- and the last conv
+            output (K, conv_out_channels, 14, 14), the source of ``F^-``.
+        """
+        head = self.mask_head
+        last_feat = mask_feats
+        for conv in head.convs:
+            last_feat = conv(last_feat)
+        x = last_feat
+        if head.upsample is not None:
+            x = head.upsample(x)
+            if head.upsample_method == 'deconv':
+                x = head.relu(x)
+        return head.conv_logits(x), last_feat
+
+    def _mask_guides(self, mask_logits: Tensor, labels: Tensor) -> Tensor:
+        """Sigmoid probabilities of each RoI's guide class, (K, Hp, Wp)."""
+        if self.mask_head.class_agnostic:
+            guides = mask_logits[:, 0]
+        else:
+            guides = mask_logits[
+                torch.arange(mask_logits.size(0), device=mask_logits.device),
+                labels]
+        guides = guides.sigmoid()
+        return guides.detach() if self.detach_mask_guide else guides
+
+    def _refine_bbox_forward(self, x: Tuple[Tensor], rois: Tensor,
+                             guide_labels: Tensor) -> dict:
+        """Vanilla mask head on ``B``, then rBoxHead on SaRoIAlign(B, P, F).
+
+        Args:
+            x (tuple[Tensor]): Multi-level features.
+            rois (Tensor): The boxes ``B`` as RoIs, (K, 5).
+            guide_labels (Tensor): Class whose mask channel guides each RoI,
+                (K, ).
+
+        Returns:
+            dict: ``cls_score`` (K, num_classes+1) or None, ``bbox_pred`` or
+            None, ``bbox_feats``, ``mask_guides`` (K, Hp, Wp) or None (plain
+            RoIAlign) and ``mask_res_feats`` (K, C', 14, 14), the vanilla
+            mask head's last conv output for ``F^-``.
+        """
+        mask_feats = self.mask_roi_extractor(
+            x[:self.mask_roi_extractor.num_inputs], rois)
+        mask_logits, mask_res_feats = self._vanilla_mask_forward(mask_feats)
+        extractor = self.refine_bbox_roi_extractor
+        feats = x[:extractor.num_inputs]
+        if self.shape_aware:
+            mask_guides = self._mask_guides(mask_logits, guide_labels)
+            bbox_feats = extractor(feats, rois, mask_guides)
+        else:
+            mask_guides = None
+            bbox_feats = extractor(feats, rois)
+        cls_score, bbox_pred = self.refine_bbox_head(bbox_feats)
+        return dict(
+            cls_score=cls_score,
+            bbox_pred=bbox_pred,
+            bbox_feats=bbox_feats,
+            mask_guides=mask_guides,
+            mask_res_feats=mask_res_feats)
+
+    def _refine_mask_forward(self, x: Tuple[Tensor], rois: Tensor,
+                             res_feats: Tensor) -> Tensor:
+        """Refining mask head on ``RoIAlign(B^r, F) + F^-``.
+
+        Args:
+            x (tuple[Tensor]): Multi-level features.
+            rois (Tensor): The boxes ``B^r`` as RoIs, (K, 5).
+            res_feats (Tensor): Vanilla mask head last conv output of the
+                boxes ``B`` these RoIs were regressed from, (K, C', 14, 14).
+
+        Returns:
+            Tensor: Mask logits, (K, num_classes, 28, 28).
+        """
+        mask_feats = self.refine_mask_roi_extractor(
+            x[:self.refine_mask_roi_extractor.num_inputs], rois)
+        head = self.refine_mask_head
+        if isinstance(head, HTCMaskHead):
+            return head(
+                mask_feats,
+                res_feats if head.with_conv_res else None,
+                return_logits=True,
+                return_feat=False)
+        return head(mask_feats)
+
+    def _regress(self, bbox_head, rois: Tensor, labels: Tensor,
+                 bbox_pred: Optional[Tensor],
+                 batch_img_metas: List[dict]) -> Tensor:
+        """Regress RoIs with each one's class, image by image.
+
+        Args:
+            bbox_head (BBoxHead): The head whose deltas ``bbox_pred`` are.
+            rois (Tensor): (K, 5) RoIs.
+            labels (Tensor): (K, ) class of the deltas to apply.
+            bbox_pred (Tensor, optional): (K, 4 * num_classes) or (K, 4)
+                deltas; None keeps the boxes.
+            batch_img_metas (list[dict]): Image metas (``img_shape`` clips).
+
+        Returns:
+            Tensor: Regressed RoIs, (K, 5).
+        """
+        if bbox_pred is None or rois.size(0) == 0:
+            return rois.clone()
+        new_rois = rois.clone()
+        for i, img_meta in enumerate(batch_img_metas):
+            inds = (rois[:, 0] == i).nonzero(as_tuple=False).squeeze(1)
+            if inds.numel() == 0:
+                continue
+            bboxes = bbox_head.regress_by_class(rois[inds, 1:], labels[inds],
+                                                bbox_pred[inds], img_meta)
+            new_rois[inds, 1:] = get_box_tensor(bboxes)
+        return new_rois
+
+    # ------------------------------------------------------------------
+    # training
+    # ------------------------------------------------------------------
+    def _assign_and_sample(self, assigner, sampler, proposals: InstanceList,
+                           batch_gt_instances: InstanceList,
+                           batch_gt_instances_ignore: InstanceList,
+                           x: Tuple[Tensor]) -> List[SamplingResult]:
+        """Assign ``proposals[i].priors`` to the ground truth and sample."""
+        sampling_results = []
+        for i, results in enumerate(proposals):
+            assign_result = assigner.assign(results, batch_gt_instances[i],
+                                            batch_gt_instances_ignore[i])
+            sampling_results.append(
+                sampler.sample(
+                    assign_result,
+                    results,
+                    batch_gt_instances[i],
+                    feats=[lvl_feat[i][None] for lvl_feat in x]))
+        return sampling_results
+
+    def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
+             batch_data_samples: SampleList) -> dict:
+        """Losses of the vanilla heads and of the refining module.
+
+        Args:
+            x (tuple[Tensor]): Multi-level features, each (N, C, H, W).
+            rpn_results_list (list[:obj:`InstanceData`]): Proposals.
+            batch_data_samples (list[:obj:`DetDataSample`]): Ground truth.
+
+        Returns:
+            dict[str, Tensor]: ``loss_cls``, ``acc``, ``loss_bbox``,
+            ``loss_mask`` of the vanilla heads and the same keys prefixed
+            with ``refine.`` for the refining module (a key is absent when
+            its head does not predict it, e.g. ``refine.loss_bbox`` with
+            ``with_reg=False``).
+        """
+        assert len(rpn_results_list) == len(batch_data_samples)
+        batch_gt_instances, batch_gt_instances_ignore, batch_img_metas = \
+            unpack_gt_instances(batch_data_samples)
+        for results in rpn_results_list:
+            results.priors = results.pop('bboxes')
+        sampling_results = self._assign_and_sample(
+            self.bbox_assigner, self.bbox_sampler, rpn_results_list,
+            batch_gt_instances, batch_gt_instances_ignore, x)
+
+        losses = dict()
+        bbox_results = self.bbox_loss(x, sampling_results)
+        losses.update(bbox_results['loss_bbox'])
+        mask_results = self.mask_loss(x, sampling_results,
+                                      bbox_results['bbox_feats'],
+                                      batch_gt_instances)
+        losses.update(mask_results['loss_mask'])
+
+        refine_proposals = self.refine_proposals(sampling_results,
+                                                 bbox_results, batch_img_metas)
+        refine_sampling_results = self._assign_and_sample(
+            self.refine_assigner, self.refine_sampler, refine_proposals,
+            batch_gt_instances, batch_gt_instances_ignore, x)
+        guide_labels = [
+            self._sampled_guide_labels(*args) for args in zip(
+                refine_sampling_results, refine_proposals, batch_gt_instances)
+        ]
+        refine_results = self.refine_bbox_loss(x, refine_sampling_results,
+                                               guide_labels)
+        refine_mask_loss = self.refine_mask_loss(x, refine_sampling_results,
+                                                 refine_results,
+                                                 batch_gt_instances,
+                                                 batch_img_metas)
+        for name, value in {
+                **refine_results['loss_bbox'],
+                **refine_mask_loss
+        }.items():
+            losses[f'refine.{name}'] = value
+        return losses
+
+    def bbox_loss(self, x: Tuple[Tensor],
+                  sampling_results: List[SamplingResult]) -> dict:
+        """Vanilla box head loss; also keeps ``rois`` and ``bbox_targets``.
+
+        Returns:
+            dict: ``cls_score``, ``bbox_pred``, ``bbox_feats``, ``rois``,
+            ``bbox_targets`` (labels, label_weights, bbox_targets,
+            bbox_weights) and ``loss_bbox`` (dict).
+        """
+        rois = bbox2roi([res.priors for res in sampling_results])
+        bbox_results = self._bbox_forward(x, rois)
+        loss_and_target = self.bbox_head.loss_and_target(
+            cls_score=bbox_results['cls_score'],
+            bbox_pred=bbox_results['bbox_pred'],
+            rois=rois,
+            sampling_results=sampling_results,
+            rcnn_train_cfg=self.train_cfg)
+        bbox_results.update(
+            rois=rois,
+            loss_bbox=loss_and_target['loss_bbox'],
+            bbox_targets=loss_and_target['bbox_targets'])
+        return bbox_results
+
+    @torch.no_grad()
+    def refine_proposals(self, sampling_results: List[SamplingResult],
+                         bbox_results: dict,
+                         batch_img_metas: List[dict]) -> InstanceList:
+        """The boxes ``B`` and guide labels of the sampled vanilla RoIs.
+
+        Foreground RoIs keep their assigned label, background RoIs get the
+        pseudo label (:meth:`pseudo_labels`); each RoI is regressed with the
+        vanilla deltas of that class. RoIs that are ground-truth boxes added
+        by the sampler are dropped (as in Cascade R-CNN).
+
+        Returns:
+            list[:obj:`InstanceData`]: Per image ``priors`` (k, 4) and
+            ``guide_labels`` (k, ).
+        """
+        rois = bbox_results['rois']
+        labels = bbox_results['bbox_targets'][0]
+        guide_labels = self.pseudo_labels(bbox_results['cls_score'], labels,
+                                          self.bbox_head.num_classes)
+        regressed = self._regress(self.bbox_head, rois, guide_labels,
+                                  bbox_results['bbox_pred'], batch_img_metas)
+        proposals = []
+        for i, res in enumerate(sampling_results):
+            inds = (rois[:, 0] == i).nonzero(as_tuple=False).squeeze(1)
+            keep = torch.ones_like(inds, dtype=torch.bool)
+            keep[:len(res.pos_is_gt)] = ~res.pos_is_gt.bool()
+            inds = inds[keep]
+            proposals.append(
+                InstanceData(
+                    priors=regressed[inds, 1:],
+                    guide_labels=guide_labels[inds]))
+        return proposals
+
+    def _sampled_guide_labels(self, sampling_result: SamplingResult,
+                              proposals: InstanceData,
+                              gt_instances: InstanceData) -> Tensor:
+        """Guide labels of the sampled refining RoIs (pos first, then neg).
+
+        A sampler with ``add_gt_as_proposals`` puts the ground-truth boxes in
+        front of ``proposals`` (see ``BaseSampler.sample``); they are guided
+        by their own labels.
+        """
+        labels = proposals.guide_labels
+        if getattr(self.refine_sampler, 'add_gt_as_proposals',
+                   False) and len(gt_instances) > 0:
+            labels = torch.cat([gt_instances.labels, labels])
+        inds = torch.cat([sampling_result.pos_inds, sampling_result.neg_inds])
+        return labels[inds]
+
+    def refine_bbox_loss(self, x: Tuple[Tensor],
+                         sampling_results: List[SamplingResult],
+                         guide_labels: List[Tensor]) -> dict:
+        """Refining box head forward and loss.
+
+        Returns:
+            dict: :meth:`_refine_bbox_forward` outputs plus ``rois`` and
+            ``loss_bbox`` (dict).
+        """
+        rois = bbox2roi([res.priors for res in sampling_results])
+        refine_results = self._refine_bbox_forward(x, rois,
+                                                   torch.cat(guide_labels))
+        loss_and_target = self.refine_bbox_head.loss_and_target(
+            cls_score=refine_results['cls_score'],
+            bbox_pred=refine_results['bbox_pred'],
+            rois=rois,
+            sampling_results=sampling_results,
+            rcnn_train_cfg=self.refine_train_cfg)
+        refine_results.update(
+            rois=rois, loss_bbox=loss_and_target['loss_bbox'])
+        return refine_results
+
+    def refine_mask_loss(self, x: Tuple[Tensor],
+                         sampling_results: List[SamplingResult],
+                         refine_results: dict,
+                         batch_gt_instances: InstanceList,
+                         batch_img_metas: List[dict]) -> dict:
+        """Refining mask head loss on the refining-stage positives.
+
+        Returns:
+            dict: ``loss_mask``.
+        """
+        rois = refine_results['rois']
+        pos_rows, start = [], 0
+        for res in sampling_results:
+            pos_rows.append(
+                torch.arange(
+                    start, start + len(res.pos_priors), device=rois.device))
+            start += len(res.pos_priors) + len(res.neg_priors)
+        pos_rows = torch.cat(pos_rows)
+        pos_labels = torch.cat([res.pos_gt_labels for res in sampling_results])
+        bbox_pred = refine_results['bbox_pred']
+        with torch.no_grad():
+            mask_rois = self._regress(
+                self.refine_bbox_head, rois[pos_rows], pos_labels,
+                None if bbox_pred is None else bbox_pred[pos_rows],
+                batch_img_metas)
+        mask_preds = self._refine_mask_forward(
+            x, mask_rois, refine_results['mask_res_feats'][pos_rows])
+        if mask_preds.size(0) == 0:
+            return dict(loss_mask=mask_preds.sum())
+        mask_boxes = [
+            mask_rois[mask_rois[:, 0] == i, 1:]
+            for i in range(len(sampling_results))
+        ]
+        mask_targets = mask_target(
+            mask_boxes, [res.pos_assigned_gt_inds for res in sampling_results],
+            [gt.masks for gt in batch_gt_instances], self.refine_train_cfg)
+        if self.refine_mask_head.class_agnostic:
+            pos_labels = torch.zeros_like(pos_labels)
+        loss_mask = self.refine_mask_head.loss_mask(mask_preds, mask_targets,
+                                                    pos_labels)
+        return dict(loss_mask=loss_mask)
+
+    # ------------------------------------------------------------------
+    # inference
+    # ------------------------------------------------------------------
+    def _refine_proposals_forward(self, x: Tuple[Tensor], rois: Tensor,
+                                  batch_img_metas: List[dict]) -> dict:
+        """Both stages on all proposals (inference and ``forward``).
+
+        Returns:
+            dict: ``rois`` (the boxes ``B``), ``guide_labels``,
+            ``vanilla_cls_score``, ``vanilla_bbox_pred`` and the outputs of
+            :meth:`_refine_bbox_forward`.
+        """
+        vanilla = self._bbox_forward(x, rois)
+        num_classes = self.bbox_head.num_classes
+        guide_labels = vanilla['cls_score'][:, :num_classes].argmax(dim=1)
+        refine_rois = self._regress(self.bbox_head, rois, guide_labels,
+                                    vanilla['bbox_pred'], batch_img_metas)
+        results = self._refine_bbox_forward(x, refine_rois, guide_labels)
+        results.update(
+            rois=refine_rois,
+            guide_labels=guide_labels,
+            vanilla_cls_score=vanilla['cls_score'],
+            vanilla_bbox_pred=vanilla['bbox_pred'])
+        return results
+
+    def predict_bbox(self,
+                     x: Tuple[Tensor],
+                     batch_img_metas: List[dict],
+                     rpn_results_list: InstanceList,
+                     rcnn_test_cfg: ConfigType,
+                     rescale: bool = False) -> InstanceList:
+        """Detections from the fused scores and the refined boxes ``B^r``.
+
+        Returns:
+            list[:obj:`InstanceData`]: Per image ``bboxes`` (k, 4),
+            ``scores`` (k, ), ``labels`` (k, ) and ``mask_res_feats`` (the
+            ``F^-`` source of each detection's proposal, consumed by
+            :meth:`predict_mask`).
+        """
+        if rcnn_test_cfg is None:
+            raise ValueError('MaskRefiningRoIHead needs test_cfg.rcnn')
+        proposals = [res.bboxes for res in rpn_results_list]
+        rois = bbox2roi(proposals)
+        if rois.shape[0] == 0:
+            results_list = empty_instances(
+                batch_img_metas,
+                rois.device,
+                task_type='bbox',
+                box_type=self.refine_bbox_head.predict_box_type,
+                num_classes=self.refine_bbox_head.num_classes)
+            for results in results_list:
+                results.mask_res_feats = rois.new_zeros(
+                    0, self.mask_head.conv_out_channels, 1, 1)
+            return results_list
+
+        refined = self._refine_proposals_forward(x, rois, batch_img_metas)
+        cls_scores = self.fuse_cls_scores(refined['vanilla_cls_score'],
+                                          refined['cls_score'],
+                                          self.refine_alpha)
+        results_list = []
+        for i, img_meta in enumerate(batch_img_metas):
+            inds = (rois[:, 0] == i).nonzero(as_tuple=False).squeeze(1)
+            bbox_pred = refined['bbox_pred']
+            results, keep = self._predict_refined_single(
+                refined['rois'][inds], cls_scores[inds],
+                None if bbox_pred is None else bbox_pred[inds], img_meta,
+                rcnn_test_cfg, rescale)
+            results.mask_res_feats = refined['mask_res_feats'][inds[keep]]
+            results_list.append(results)
+        return results_list
+
+    def _predict_refined_single(self, rois: Tensor, cls_score: Tensor,
+                                bbox_pred: Optional[Tensor], img_meta: dict,
+                                rcnn_test_cfg: ConfigType,
+                                rescale: bool) -> Tuple[InstanceData, Tensor]:
+        """Decode ``B^r`` and run multi-class NMS for one image.
+
+        Like ``BBoxHead._predict_by_feat_single`` but also returns the RoI
+        index of each detection.
+
+        Returns:
+            tuple: :obj:`InstanceData` with ``bboxes``, ``scores``,
+            ``labels``; and the kept RoI indices (k, ).
+        """
+        head = self.refine_bbox_head
+        scores = F.softmax(cls_score, dim=-1)
+        img_shape = img_meta['img_shape']
+        num_rois = rois.size(0)
+        if bbox_pred is not None:
+            num_reg = 1 if head.reg_class_agnostic else head.num_classes
+            priors = rois[:, 1:].repeat_interleave(num_reg, dim=0)
+            bboxes = head.bbox_coder.decode(
+                priors,
+                bbox_pred.view(-1, head.bbox_coder.encode_size),
+                max_shape=img_shape)
+            bboxes = get_box_tensor(bboxes).view(num_rois, -1)
+        else:
+            bboxes = rois[:, 1:].clone()
+            bboxes[:, [0, 2]] = bboxes[:, [0, 2]].clamp(0, img_shape[1])
+            bboxes[:, [1, 3]] = bboxes[:, [1, 3]].clamp(0, img_shape[0])
+        if rescale and bboxes.size(0) > 0:
+            scale = bboxes.new_tensor(img_meta['scale_factor']).repeat(
+                bboxes.size(1) // 2)
+            bboxes = bboxes / scale
+        det_bboxes, det_labels, inds = multiclass_nms(
+            bboxes,
+            scores,
+            rcnn_test_cfg.score_thr,
+            rcnn_test_cfg.nms,
+            rcnn_test_cfg.max_per_img,
+            return_inds=True)
+        results = InstanceData(
+            bboxes=det_bboxes[:, :-1],
+            scores=det_bboxes[:, -1],
+            labels=det_labels)
+        return results, inds // head.num_classes
+
+    def predict_mask(self,
+                     x: Tuple[Tensor],
+                     batch_img_metas: List[dict],
+                     results_list: InstanceList,
+                     rescale: bool = False) -> InstanceList:
+        """Refining mask head on the detections' ``B^r`` (with ``F^-``).
+
+        Returns:
+            list[:obj:`InstanceData`]: The detections with ``masks``.
+        """
+        if not all('mask_res_feats' in res for res in results_list):
+            raise KeyError(
+                'MaskRefiningRoIHead.predict_mask needs the detections of '
+                'its own predict_bbox (field "mask_res_feats": the F^- '
+                'source of each detection)')
+        res_feats = [res.pop('mask_res_feats') for res in results_list]
+        mask_rois = bbox2roi([res.bboxes for res in results_list])
+        if mask_rois.shape[0] == 0:
+            return empty_instances(
+                batch_img_metas,
+                mask_rois.device,
+                task_type='mask',
+                instance_results=results_list,
+                mask_thr_binary=self.test_cfg.mask_thr_binary)
+        mask_preds = self._refine_mask_forward(x, mask_rois,
+                                               torch.cat(res_feats))
+        mask_preds = mask_preds.split([len(res) for res in results_list], 0)
+        return self.refine_mask_head.predict_by_feat(
+            mask_preds=mask_preds,
+            results_list=results_list,
+            batch_img_metas=batch_img_metas,
+            rcnn_test_cfg=self.test_cfg,
+            rescale=rescale)
+
+    def predict(self,
+                x: Tuple[Tensor],
+                rpn_results_list: InstanceList,
+                batch_data_samples: SampleList,
+                rescale: bool = False) -> InstanceList:
+        """Detect and segment with the refining module.
+
+        Args:
+            x (tuple[Tensor]): Multi-level features, each (N, C, H, W).
+            rpn_results_list (list[:obj:`InstanceData`]): Proposals.
+            batch_data_samples (list[:obj:`DetDataSample`]): Image metas.
+            rescale (bool): Return results in the original image space.
+
+        Returns:
+            list[:obj:`InstanceData`]: Per image ``bboxes`` (k, 4) = ``B^r``,
+            ``scores`` (k, ) from the fused logits, ``labels`` (k, ) and
+            ``masks`` (k, H, W) from the refining mask head.
+        """
+        batch_img_metas = [
+            data_samples.metainfo for data_samples in batch_data_samples
+        ]
+        # The mask head rescales the boxes together with the masks.
+        results_list = self.predict_bbox(
+            x,
+            batch_img_metas,
+            rpn_results_list,
+            rcnn_test_cfg=self.test_cfg,
+            rescale=False)
+        return self.predict_mask(
+            x, batch_img_metas, results_list, rescale=rescale)
+
+    def forward(self,
+                x: Tuple[Tensor],
+                rpn_results_list: InstanceList,
+                batch_data_samples: SampleList = None) -> tuple:
+        """Raw outputs of all heads (``mode='tensor'``), no post-processing.
+
+        Returns:
+            tuple: vanilla ``cls_score`` and ``bbox_pred``, refining
+            ``cls_score`` and ``bbox_pred`` (None when not predicted), and
+            the refining mask logits of the first 100 boxes ``B``.
+        """
+        metas = [dict(img_shape=None)] * len(rpn_results_list)
+        if batch_data_samples is not None:
+            metas = [s.metainfo for s in batch_data_samples]
+        rois = bbox2roi([res.bboxes for res in rpn_results_list])
+        refined = self._refine_proposals_forward(x, rois, metas)
+        mask_preds = self._refine_mask_forward(x, refined['rois'][:100],
+                                               refined['mask_res_feats'][:100])
+        return (refined['vanilla_cls_score'], refined['vanilla_bbox_pred'],
+                refined['cls_score'], refined['bbox_pred'], mask_preds)

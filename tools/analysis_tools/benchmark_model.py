@@ -1,0 +1,317 @@
+"""Time training steps and inference of detectors against a baseline.
+
+Every model is built from its config with pretrained weights switched off
+(``init_cfg`` of type ``Pretrained`` removed) and, unless checkpoints are
+given, the same random initialisation: the RNG is re-seeded before each build,
+so modules that two models share (backbone, neck, RPN, box head) get the same
+weights and therefore the same detections, and only the method's own parts
+differ. All models see the same batch:
+
+* ``--inputs synthetic`` (default): ``mmdet.testing.demo_mm_inputs`` random
+  images with random boxes and masks (``--img-size``, ``--num-instances``);
+* ``--inputs dataset``: the first ``--batch-size`` samples of the baseline
+  config's ``train_dataloader`` dataset (e.g. the toy set in ``data/toy/``).
+
+Training step = ``model.train_step`` (data preprocessing, forward, backward,
+optimizer step of the config's ``optim_wrapper``). The step runs with the
+learning rate set to 0 unless ``--update-weights`` is given: the weights, and
+with them the proposals and the number of sampled positive RoIs that the
+RoI heads process, then stay the same across iterations and across models,
+so the ratio measures the method and not where training drifted. Inference =
+``model.predict`` on a preprocessed batch under ``torch.no_grad()``. Each is
+timed as the median over ``--iters`` iterations after ``--warmup``
+iterations, the models taking turns iteration by iteration so that a change
+of machine load hits all of them alike. On a shared CPU machine set
+``--threads 1`` (or ``OMP_NUM_THREADS=1``): oversubscribed threads make the
+timings erratic. Parameters: total at training; at test the result of
+``model.inference_params()`` when the model has that method (it should count
+only what ``predict`` uses), else the total. Example::
+
+    python tools/analysis_tools/benchmark_model.py \\
+        configs/atmask/atmask-rcnn_r18_fpn_1x_toy.py \\
+        --baseline configs/mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py
+"""
+import argparse
+import copy
+import os.path as osp
+import statistics
+import sys
+import time
+from typing import List, Optional
+
+import torch
+
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dataset import pseudo_collate  # noqa: E402
+from mmengine.logging import MMLogger  # noqa: E402
+from mmengine.optim import build_optim_wrapper  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.runner import load_checkpoint  # noqa: E402
+
+import mmext  # noqa: E402,F401
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Benchmark training step and inference against a '
+        'baseline config')
+    parser.add_argument('configs', nargs='+', help='configs to measure')
+    parser.add_argument(
+        '--baseline', required=True, help='config the ratios refer to')
+    parser.add_argument(
+        '--checkpoints',
+        nargs='+',
+        default=None,
+        help='checkpoints of the configs, in order (optional)')
+    parser.add_argument(
+        '--baseline-checkpoint', default=None, help='baseline checkpoint')
+    parser.add_argument('--iters', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--batch-size', type=int, default=4)
+    parser.add_argument(
+        '--inputs', choices=['synthetic', 'dataset'], default='synthetic')
+    parser.add_argument(
+        '--img-size', type=int, default=128, help='synthetic image side')
+    parser.add_argument(
+        '--num-instances',
+        type=int,
+        default=4,
+        help='synthetic ground-truth instances per image')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch.set_num_threads (default: torch default)')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--update-weights',
+        action='store_true',
+        help='let the timed training steps update the weights (default: '
+        'learning rate 0, so every iteration processes the same RoIs)')
+    parser.add_argument(
+        '--skip', choices=['train', 'test'], default=None,
+        help='skip one of the two measurements')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='overrides applied to every config')
+    return parser.parse_args()
+
+
+def strip_pretrained(cfg):
+    """Remove ``init_cfg`` entries that load weights, recursively."""
+    if isinstance(cfg, dict):
+        init_cfg = cfg.get('init_cfg')
+        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+            cfg['init_cfg'] = None
+        for value in cfg.values():
+            strip_pretrained(value)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            strip_pretrained(value)
+    return cfg
+
+
+def load_cfg(path: str, cfg_options: Optional[dict]) -> Config:
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    strip_pretrained(cfg.model)
+    return cfg
+
+
+def num_classes_of(cfg: Config) -> int:
+    """Number of classes from the RoI/bbox head (first stage if a list)."""
+    model = cfg.model
+    for head in (model.get('roi_head', {}).get('bbox_head'),
+                 model.get('bbox_head')):
+        if isinstance(head, (list, tuple)):
+            head = head[0]
+        if head is not None and 'num_classes' in head:
+            return head['num_classes']
+    raise KeyError('cannot find model.roi_head.bbox_head.num_classes or '
+                   'model.bbox_head.num_classes in the baseline config')
+
+
+def make_inputs(args, cfg: Config) -> dict:
+    if args.inputs == 'synthetic':
+        from mmdet.testing import demo_mm_inputs
+        return demo_mm_inputs(
+            batch_size=args.batch_size,
+            image_shapes=[(3, args.img_size, args.img_size)] *
+            args.batch_size,
+            num_items=[args.num_instances] * args.batch_size,
+            num_classes=num_classes_of(cfg),
+            with_mask=True)
+    from mmdet.registry import DATASETS
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    if len(dataset) < args.batch_size:
+        raise ValueError(f'the dataset of {cfg.filename} has {len(dataset)} '
+                         f'samples, fewer than --batch-size '
+                         f'{args.batch_size}')
+    return pseudo_collate([dataset[i] for i in range(args.batch_size)])
+
+
+class Entry:
+    """One model under test."""
+
+    def __init__(self, name: str, cfg: Config, checkpoint: Optional[str],
+                 args) -> None:
+        self.name = name
+        self.cfg = cfg
+        from mmdet.registry import MODELS
+        torch.manual_seed(args.seed)
+        self.model = MODELS.build(cfg.model).to(args.device)
+        self.model.init_weights()
+        if checkpoint is not None:
+            load_checkpoint(self.model, checkpoint, map_location=args.device)
+        self.train_params = sum(p.numel() for p in self.model.parameters())
+        if hasattr(self.model, 'inference_params'):
+            self.test_params = int(self.model.inference_params())
+        else:
+            self.test_params = self.train_params
+        self.train_times: List[float] = []
+        self.test_times: List[float] = []
+        self.dets_per_img: Optional[float] = None
+
+
+def time_test(entry: Entry, packed: dict) -> float:
+    model = entry.model
+    model.eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(copy.deepcopy(packed), False)
+        _sync(data['inputs'])
+        start = time.perf_counter()
+        results = model.predict(data['inputs'], data['data_samples'])
+        _sync(data['inputs'])
+        elapsed = time.perf_counter() - start
+    entry.dets_per_img = sum(len(r.pred_instances)
+                             for r in results) / len(results)
+    return elapsed
+
+
+def time_train(entry: Entry, packed: dict, optim_wrapper) -> float:
+    model = entry.model
+    model.train()
+    data = copy.deepcopy(packed)
+    _sync(None)
+    start = time.perf_counter()
+    model.train_step(data, optim_wrapper)
+    _sync(None)
+    return time.perf_counter() - start
+
+
+def _sync(_):
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def run_round_robin(entries: List[Entry], step, iters: int,
+                    warmup: int) -> List[List[float]]:
+    times: List[List[float]] = [[] for _ in entries]
+    for i in range(warmup + iters):
+        for times_of_entry, entry in zip(times, entries):
+            elapsed = step(entry)
+            if i >= warmup:
+                times_of_entry.append(elapsed)
+    return times
+
+
+def format_table(entries: List[Entry], batch_size: int) -> str:
+    base = entries[0]
+    header = [
+        'config', 'train s/iter', 'train img/s', 'train ratio',
+        'test s/iter', 'test img/s', 'test ratio', 'params train',
+        'params test', 'dets/img'
+    ]
+    rows = []
+
+    def med(values):
+        return statistics.median(values) if values else float('nan')
+
+    base_train, base_test = med(base.train_times), med(base.test_times)
+    for entry in entries:
+        tr, te = med(entry.train_times), med(entry.test_times)
+        rows.append([
+            entry.name + (' (baseline)' if entry is base else ''),
+            f'{tr:.4f}', f'{batch_size / tr:.2f}', f'{tr / base_train:.3f}x',
+            f'{te:.4f}', f'{batch_size / te:.2f}', f'{te / base_test:.3f}x',
+            f'{entry.train_params / 1e6:.3f}M',
+            f'{entry.test_params / 1e6:.3f}M',
+            '-' if entry.dets_per_img is None else f'{entry.dets_per_img:.1f}'
+        ])
+    widths = [
+        max(len(r[i]) for r in rows + [header]) for i in range(len(header))
+    ]
+    lines = [
+        '| ' + ' | '.join(h.ljust(w) for h, w in zip(header, widths)) + ' |',
+        '|' + '|'.join('-' * (w + 2) for w in widths) + '|'
+    ]
+    for row in rows:
+        lines.append('| ' + ' | '.join(c.ljust(w)
+                                       for c, w in zip(row, widths)) + ' |')
+    return '\n'.join(lines)
+
+
+def main():
+    args = parse_args()
+    # the current mmengine logger; WARNING hides the per-parameter
+    # init_weights report of every model built
+    MMLogger.get_instance('benchmark_model', log_level='WARNING')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    configs = list(args.configs)
+    checkpoints = args.checkpoints or [None] * len(configs)
+    if len(checkpoints) != len(configs):
+        raise ValueError(f'{len(checkpoints)} --checkpoints for '
+                         f'{len(configs)} configs')
+
+    base_cfg = load_cfg(args.baseline, args.cfg_options)
+    init_default_scope(base_cfg.get('default_scope', 'mmdet'))
+    packed = make_inputs(args, base_cfg)
+
+    entries = [
+        Entry(
+            osp.splitext(osp.basename(args.baseline))[0], base_cfg,
+            args.baseline_checkpoint, args)
+    ]
+    for path, ckpt in zip(configs, checkpoints):
+        entries.append(
+            Entry(
+                osp.splitext(osp.basename(path))[0],
+                load_cfg(path, args.cfg_options), ckpt, args))
+
+    if args.skip != 'test':
+        times = run_round_robin(entries, lambda e: time_test(e, packed),
+                                args.iters, args.warmup)
+        for e, t in zip(entries, times):
+            e.test_times = t
+    if args.skip != 'train':
+        for e in entries:
+            e.optim_wrapper = build_optim_wrapper(e.model,
+                                                  e.cfg.optim_wrapper)
+            if not args.update_weights:
+                for group in e.optim_wrapper.optimizer.param_groups:
+                    group['lr'] = 0.
+        times = run_round_robin(
+            entries, lambda e: time_train(e, packed, e.optim_wrapper),
+            args.iters, args.warmup)
+        for e, t in zip(entries, times):
+            e.train_times = t
+
+    print(f'batch {args.batch_size}, {args.inputs} inputs, device '
+          f'{args.device}, threads {torch.get_num_threads()}, median of '
+          f'{args.iters} iters after {args.warmup} warm-up, weights '
+          f'{"updated" if args.update_weights else "fixed (lr 0)"}')
+    print(format_table(entries, args.batch_size))
+
+
+if __name__ == '__main__':
+    main()
