@@ -1,4 +1,0 @@
-# Table 4, REG only (r101): the refining box head only regresses.
-_base_ = './mrrcnn_r101_fpn_9k_coco.py'
-
-model = dict(roi_head=dict(refine_bbox_head=dict(with_cls=False)))

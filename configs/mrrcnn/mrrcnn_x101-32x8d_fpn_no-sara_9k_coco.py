@@ -1,9 +1,0 @@
-# Table 3, "RM without SARA" (x101-32x8d): plain RoIAlign in the refining
-# module.
-_base_ = './mrrcnn_x101-32x8d_fpn_9k_coco.py'
-
-model = dict(
-    roi_head=dict(
-        refine_bbox_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0))))
