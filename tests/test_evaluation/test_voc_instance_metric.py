@@ -298,8 +298,8 @@ def test_agrees_with_coco_ap(toy_data_root):
     res = {}
     for metric in evaluator.metrics:
         res.update(metric.evaluate(len(samples)))
-    assert 0.2 < res['voc_instance/mAPr_50'] < 0.98
-    assert res['voc_instance/mAPr_50'] == pytest.approx(
+    assert 0.2 < res['voc/mAPr_50'] < 0.98
+    assert res['voc/mAPr_50'] == pytest.approx(
         res['coco/segm_mAP_50'], abs=0.03)
-    assert res['voc_instance/mAPr_75'] == pytest.approx(
+    assert res['voc/mAPr_75'] == pytest.approx(
         res['coco/segm_mAP_75'], abs=0.03)

@@ -90,7 +90,7 @@ import os.path as osp
 import sys
 
 root, names = sys.argv[1], sys.argv[2:]
-keys = ('voc_instance/mAPr_50', 'voc_instance/mAPr_75', 'voc_instance/ABO')
+keys = ('voc/mAPr_50', 'voc/mAPr_75', 'voc/ABO')
 print(f'{"config":<50} {"mAPr@0.5":>9} {"mAPr@0.75":>9} {"ABO":>7}')
 for name in names:
     path = osp.join(root, name, 'metrics.json')

@@ -74,9 +74,9 @@ class VOCInstanceMetric(BaseMetric):
         backend_args (dict, optional): Arguments of the file backend.
         collect_device (str): ``'cpu'`` or ``'gpu'``.
         prefix (str, optional): Metric name prefix. Defaults to
-            ``'voc_instance'``.
+            ``'voc'`` (keys ``voc/mAPr_50``, which make_table.py reads).
     """
-    default_prefix: Optional[str] = 'voc_instance'
+    default_prefix: Optional[str] = 'voc'
 
     def __init__(self,
                  ann_file: str,
