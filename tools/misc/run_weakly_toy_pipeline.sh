@@ -90,7 +90,8 @@ import os.path as osp
 import sys
 
 root, names = sys.argv[1], sys.argv[2:]
-keys = ('voc/mAPr_50', 'voc/mAPr_75', 'voc/ABO')
+# VOCInstanceMetric keys are '<prefix>/mAPr_50' etc.: match the suffix
+keys = ('mAPr_50', 'mAPr_75', 'ABO')
 print(f'{"config":<50} {"mAPr@0.5":>9} {"mAPr@0.75":>9} {"ABO":>7}')
 for name in names:
     path = osp.join(root, name, 'metrics.json')
@@ -100,6 +101,9 @@ for name in names:
     except (OSError, KeyError, ValueError) as e:
         print(f'{name:<50} (no metrics: {e})')
         continue
-    row = [metrics.get(k, float('nan')) for k in keys]
+    row = [
+        next((v for m, v in metrics.items() if m.split('/')[-1] == k),
+             float('nan')) for k in keys
+    ]
     print(f'{name:<50} {row[0]:>9.4f} {row[1]:>9.4f} {row[2]:>7.4f}')
 EOF
