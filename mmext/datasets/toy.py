@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 import pycocotools.mask as mask_util
 
+from mmext.utils.atomic_io import atomic_write_json
+
 TOY_CLASSES = ('disk', 'square', 'triangle', 'ring')
 TOY_PALETTE = [(220, 20, 60), (0, 128, 255), (50, 205, 50), (255, 165, 0)]
 
@@ -185,7 +187,8 @@ def generate_toy_split(out_dir: str,
         for i, name in enumerate(TOY_CLASSES)
     ]
     return dict(
-        info=dict(description=f'mmext toy instance set ({split}, seed {seed})'),
+        info=dict(
+            description=f'mmext toy instance set ({split}, seed {seed})'),
         images=images,
         annotations=annotations,
         categories=categories)
@@ -214,10 +217,7 @@ def generate_toy_dataset(out_dir: str,
         coco = generate_toy_split(out_dir, split, num, seed * 1000 + offset,
                                   size, max_objects)
         ann_file = osp.join(ann_dir, f'instances_{split}.json')
-        tmp_file = ann_file + '.tmp'
-        with open(tmp_file, 'w', encoding='utf-8') as f:
-            json.dump(coco, f)
-        os.replace(tmp_file, ann_file)
+        atomic_write_json(ann_file, coco)
         ann_files[split] = ann_file
     return ann_files
 

@@ -13,16 +13,16 @@ bytes go to a temporary file in the same directory, are flushed to disk and
 then renamed over the target, so an interrupted run never leaves a truncated
 ``epoch_N.pth`` or ``last_checkpoint`` behind.
 """
-import os
 import os.path as osp
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, List, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.fileio import LocalBackend, register_backend
+
+from .atomic_io import atomic_write_bytes, atomic_write_text
 
 
 def _numpy_safe_globals() -> List[Callable]:
@@ -52,7 +52,9 @@ def _history_buffer_getattr(obj: Any, name: str) -> Callable:
 
     # the built-in methods are put into `_statistics_methods` only when the
     # first buffer is created, so they are listed explicitly
-    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    allowed = {
+        'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods
+    }
     if obj is HistoryBuffer and name in allowed:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
@@ -109,32 +111,13 @@ class AtomicLocalBackend(LocalBackend):
     """
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
-        self._atomic_write(obj, filepath, 'wb')
+        atomic_write_bytes(filepath, obj)
 
     def put_text(self,
                  obj: str,
                  filepath: Union[str, Path],
                  encoding: str = 'utf-8') -> None:
-        self._atomic_write(obj.encode(encoding), filepath, 'wb')
-
-    @staticmethod
-    def _atomic_write(data: bytes, filepath: Union[str, Path],
-                      mode: str) -> None:
-        filepath = str(filepath)
-        dirname = osp.dirname(osp.abspath(filepath))
-        os.makedirs(dirname, exist_ok=True)
-        fd, tmp_path = tempfile.mkstemp(
-            prefix=f'.{osp.basename(filepath)}.', suffix='.tmp', dir=dirname)
-        try:
-            with os.fdopen(fd, mode) as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp_path, filepath)
-        except BaseException:
-            if osp.exists(tmp_path):
-                os.remove(tmp_path)
-            raise
+        atomic_write_text(filepath, obj, encoding)
 
 
 register_backend('local_atomic', AtomicLocalBackend, force=True)

@@ -27,10 +27,11 @@ import os
 import os.path as osp
 import re
 import statistics
-import tempfile
 import time
 import warnings
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+
+from .atomic_io import atomic_write_text
 
 METRICS_FILENAME = 'metrics.json'
 #: mmengine's run directories are named by ``time.strftime('%Y%m%d_%H%M%S')``.
@@ -60,21 +61,8 @@ def atomic_write_json(path: str, obj: Any) -> str:
     Returns:
         str: ``path``.
     """
-    dirname = osp.dirname(osp.abspath(path))
-    os.makedirs(dirname, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(
-        prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=dirname)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=2, default=_json_default)
-            f.write('\n')
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise
+    atomic_write_text(
+        path, json.dumps(obj, indent=2, default=_json_default) + '\n')
     return path
 
 

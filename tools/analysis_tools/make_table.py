@@ -39,7 +39,6 @@ import csv
 import glob
 import io
 import math
-import os
 import os.path as osp
 import sys
 import warnings
@@ -49,6 +48,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 # mmengine/mmcv import pkg_resources; its deprecation notice is noise here
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
+from mmext.utils.atomic_io import atomic_write_text  # noqa: E402
 from mmext.utils.run_records import (
     METRICS_FILENAME,  # noqa: E402
     read_metrics_record)
@@ -524,19 +524,10 @@ def make_table(configs: Sequence[str] = (),
                          '--records')
     table = build_table(rows, warn=warn, **table_kwargs)
     if out_md:
-        _write_text(out_md, table.to_markdown())
+        atomic_write_text(out_md, table.to_markdown())
     if out_csv:
-        _write_text(out_csv, table.to_csv())
+        atomic_write_text(out_csv, table.to_csv())
     return table
-
-
-def _write_text(path: str, text: str) -> None:
-    dirname = osp.dirname(osp.abspath(path))
-    os.makedirs(dirname, exist_ok=True)
-    tmp = osp.join(dirname, f'.{osp.basename(path)}.{os.getpid()}.tmp')
-    with open(tmp, 'w', newline='') as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -64,12 +64,14 @@ try:
     from mmext.datasets.pseudo_masks import (grabcut_box_mask,
                                              inscribed_ellipse_mask,
                                              is_valid_pseudo_mask)
+    from mmext.utils.atomic_io import atomic_write_json
 except ImportError:  # run from a checkout without mmext installed
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
     from mmext.datasets.pseudo_masks import (grabcut_box_mask,
                                              inscribed_ellipse_mask,
                                              is_valid_pseudo_mask)
+    from mmext.utils.atomic_io import atomic_write_json
 
 JOURNAL_SUFFIX = '.journal.jsonl'
 JOURNAL_MAGIC = 'grabcut_pseudo_masks journal v1'
@@ -462,18 +464,6 @@ def _run(tasks: List[dict], workers: int, journal: Journal,
         bar.close()
 
 
-def _dump_json(obj: dict, path: str) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    try:
-        with open(tmp, 'w') as f:
-            json.dump(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Run the tool; returns the statistics (plus timing of this run)."""
@@ -524,7 +514,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     info['pseudo_masks'] = dict(
         tool='grabcut_pseudo_masks', params=params, stats=stats)
     out['info'] = info
-    _dump_json(out, args.out)
+    atomic_write_json(args.out, out)
     if not args.keep_journal:
         os.remove(journal_path)
 

@@ -64,12 +64,20 @@ import json
 import os
 import os.path as osp
 import re
+import sys
 import warnings
 from multiprocessing import Pool
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pycocotools.mask as mask_utils
+
+try:
+    from mmext.utils.atomic_io import atomic_write_json
+except ImportError:  # run from a checkout without mmext installed
+    sys.path.insert(0,
+                    osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
+    from mmext.utils.atomic_io import atomic_write_json
 
 VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car',
                'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse',
@@ -392,13 +400,6 @@ def _check_files_exist(tasks: List[Tuple[str, str, str]]) -> None:
             f'{missing[:5]}')
 
 
-def _dump_json(obj: dict, path: str) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)
-
-
 def convert(
     voc_root: str,
     sbd_root: str,
@@ -435,7 +436,7 @@ def convert(
         tasks = tasks_of(split)
         _check_files_exist(tasks)
         coco = build_coco(tasks, ids, workers=workers, desc=split)
-        _dump_json(coco, osp.join(out_dir, f'instances_{split}.json'))
+        atomic_write_json(osp.join(out_dir, f'instances_{split}.json'), coco)
         with open(osp.join(out_dir, f'{split}.txt'), 'w') as f:
             f.write(''.join(f'{n}\n' for n in names[split]))
         print(f'{split}: {len(coco["images"])} images, '
