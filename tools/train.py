@@ -23,7 +23,7 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmext  # noqa: E402,F401
-from mmext.utils import (check_config_keys,  # noqa: E402
+from mmext.utils import (load_cli_config,  # noqa: E402
                          setup_distributed_backend)
 
 
@@ -71,19 +71,8 @@ def parse_args():
 
 def build_train_config(args) -> Config:
     """Load the config and apply the command-line overrides."""
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    check_config_keys(cfg)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_cli_config(args.config, args.cfg_options, args.launcher,
+                          args.work_dir)
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type

@@ -1,7 +1,7 @@
 from .checkpoint import (AtomicLocalBackend, checkpoint_safe_globals,
                          register_checkpoint_safe_globals,
                          safe_load_checkpoint)
-from .config_check import check_config_keys
+from .config_check import check_config_keys, load_cli_config
 from .run_records import (load_metrics_records, read_train_speed,
                           write_metrics_record)
 from .setup_env import setup_distributed_backend
@@ -9,6 +9,6 @@ from .setup_env import setup_distributed_backend
 __all__ = [
     'AtomicLocalBackend', 'checkpoint_safe_globals',
     'register_checkpoint_safe_globals', 'safe_load_checkpoint',
-    'check_config_keys', 'setup_distributed_backend',
+    'check_config_keys', 'load_cli_config', 'setup_distributed_backend',
     'load_metrics_records', 'read_train_speed', 'write_metrics_record'
 ]

@@ -7,6 +7,7 @@ word. Unknown keys are legitimate in general (``data_root``, pipelines,
 one is treated as a typo.
 """
 import difflib
+import os.path as osp
 from typing import Iterable, Optional
 
 from mmengine.config import Config
@@ -48,3 +49,32 @@ def check_config_keys(cfg: Config,
             raise KeyError(f'unknown config key {key!r} in '
                            f'{cfg.filename or "<config>"}: did you mean '
                            f'{match[0]!r}?')
+
+
+def load_cli_config(config: str,
+                    cfg_options: Optional[dict] = None,
+                    launcher: str = 'none',
+                    work_dir: Optional[str] = None) -> Config:
+    """Load a config the way ``tools/train.py`` and ``tools/test.py`` do.
+
+    Merges ``--cfg-options``, checks the top-level keys for typos
+    (:func:`check_config_keys`), records the launcher and sets ``work_dir``:
+    the command-line value, else the config's, else
+    ``./work_dirs/<config name>`` (mmdet's rule).
+
+    Raises:
+        FileNotFoundError: naming ``config`` if it does not exist.
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file not found: {config}')
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    check_config_keys(cfg)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    return cfg
