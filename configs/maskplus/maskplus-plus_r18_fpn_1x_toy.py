@@ -12,4 +12,10 @@ model = dict(
             boundary_refine_cfg=dict(type='DenseBoundaryRefinement'),
             qmt_scales=(0.5, ))))
 
-custom_hooks = [dict(type='BiasedLossHook', alpha=1.5, end=6, by_epoch=True)]
+custom_hooks = [
+    dict(
+        type='BiasedLossHook',
+        alpha=1.5,
+        end=_base_.max_epochs // 2,
+        by_epoch=True)
+]

@@ -1,9 +1,9 @@
 # MaskPlus on the toy set: the five techniques in their paper settings on
-# the toy Mask R-CNN (R18-FPN, 64-channel heads, toy "1x" = 12 epochs), for
+# the toy Mask R-CNN (R18-FPN, 64-channel heads, toy "1x" schedule), for
 # CPU runs and the toy benchmark. Widths follow the toy model: the paper's
 # 720-512-512-256 context stack over 256-channel RoI features becomes
 # 180-128-128-64 over 64 channels; the DPM uses the head's 64 channels.
-# Biased training covers the first half of the schedule (epochs 0-5).
+# Biased training covers the first half of the schedule (epochs 0-3 of 8).
 _base_ = '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py'
 
 model = dict(
@@ -16,4 +16,10 @@ model = dict(
             boundary_refine_cfg=dict(type='DenseBoundaryRefinement'),
             qmt_scales=(0.5, ))))
 
-custom_hooks = [dict(type='BiasedLossHook', alpha=1.5, end=6, by_epoch=True)]
+custom_hooks = [
+    dict(
+        type='BiasedLossHook',
+        alpha=1.5,
+        end=_base_.max_epochs // 2,
+        by_epoch=True)
+]

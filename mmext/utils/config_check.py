@@ -21,7 +21,8 @@ RUNNER_KEYS = frozenset({
     'visualizer', 'default_scope', 'randomness', 'experiment_name',
     'runner_type', 'model_wrapper_cfg', 'custom_imports', 'train_pipeline',
     'test_pipeline', 'val_pipeline', 'data_root', 'dataset_type',
-    'backend_args', 'vis_backends', 'metainfo'
+    'backend_args', 'vis_backends', 'metainfo', 'max_epochs', 'max_iters',
+    'base_lr'
 })
 
 

@@ -2,7 +2,8 @@
 
 A toy training run is SIGKILLed right after its first checkpoint, as a
 preempted cluster job would be, then resumed with ``--resume``: the
-iteration counter, the optimizer state (SGD momentum buffers) and the
+iteration counter, the optimizer state (AdamW moments and step counts) and
+the
 message hub must continue from the checkpoint, which also shows that
 ``weights_only=True`` loading accepts mmengine's checkpoints through
 mmext's allow-list.
@@ -101,12 +102,13 @@ def test_sigkill_then_resume(toy_data_root, tmp_path):
 
         def before_train(self, runner):
             state['iter'] = runner.iter
-            optimizer = runner.optim_wrapper.optimizer
-            state['momentum'] = [
-                optimizer.state[p]['momentum_buffer'].clone()
-                for p in optimizer.param_groups[0]['params']
-                if 'momentum_buffer' in optimizer.state[p]
-            ]
+            optimizer_state = runner.optim_wrapper.optimizer.state_dict()
+            state['optimizer'] = {
+                (index, key): value.clone()
+                for index, per_param in optimizer_state['state'].items()
+                for key, value in per_param.items()
+                if isinstance(value, torch.Tensor)
+            }
             state['hub_iters'] = runner.message_hub.get_scalar(
                 'train/loss').current()
 
@@ -123,12 +125,16 @@ def test_sigkill_then_resume(toy_data_root, tmp_path):
     runner.train()
 
     assert state['iter'] == saved_iter
-    saved_momentum = [
-        s['momentum_buffer'] for s in saved['optimizer']['state'].values()
-    ]
-    assert len(state['momentum']) == len(saved_momentum) > 0
-    for resumed, expected in zip(state['momentum'], saved_momentum):
-        torch.testing.assert_close(resumed, expected)
+    saved_optimizer = {
+        (index, key): value
+        for index, per_param in saved['optimizer']['state'].items()
+        for key, value in per_param.items() if isinstance(value, torch.Tensor)
+    }
+    # every per-parameter tensor (AdamW: step, exp_avg, exp_avg_sq) resumed
+    assert {key for _, key in saved_optimizer} >= {'exp_avg', 'exp_avg_sq'}
+    assert state['optimizer'].keys() == saved_optimizer.keys()
+    for name, expected in saved_optimizer.items():
+        torch.testing.assert_close(state['optimizer'][name], expected)
     assert state['hub_iters'] == pytest.approx(
         saved['message_hub']['log_scalars']['train/loss'].current())
     final = torch.load(

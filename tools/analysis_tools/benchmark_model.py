@@ -187,6 +187,11 @@ def time_test(entry: Entry, packed: dict) -> float:
     model.eval()
     with torch.no_grad():
         data = model.data_preprocessor(copy.deepcopy(packed), False)
+        # dataset inputs come through the train pipeline, which may flip;
+        # test-time images are never flipped (cascade heads would try to
+        # un-flip their masks otherwise)
+        for data_sample in data['data_samples']:
+            data_sample.set_metainfo(dict(flip=False, flip_direction=None))
         _sync(data['inputs'])
         start = time.perf_counter()
         results = model.predict(data['inputs'], data['data_samples'])
