@@ -320,20 +320,9 @@ void backward_channel_block(const ChunkTables<T, scalar_t>& tables,
             const int o1 = r.low + cl.low, o2 = r.low + cl.high;
             const int o3 = r.high + cl.low, o4 = r.high + cl.high;
             const int64_t point = ry * num_cols + cx;
-            // One pass over the channels for both gradients: the feature
-            // reads of the mask gradient and the scatter of the feature
-            // gradient touch the same four positions of each plane.
-            const T m = kInputGrad ? mvals[point] : static_cast<T>(0);
-            T sum = 0;
-            for (int cb = 0; cb < CB; cb++) {
-              if (kMaskGrad) {
-                const scalar_t* f = in[cb];
-                sum += grad_bin[cb] * (w1 * static_cast<T>(f[o1]) +
-                                       w2 * static_cast<T>(f[o2]) +
-                                       w3 * static_cast<T>(f[o3]) +
-                                       w4 * static_cast<T>(f[o4]));
-              }
-              if (kInputGrad) {
+            if (kInputGrad) {
+              const T m = mvals[point];
+              for (int cb = 0; cb < CB; cb++) {
                 const T gm = grad_bin[cb] * m;
                 T* gi = grad_in[cb];
                 gi[o1] += gm * w1;
@@ -342,7 +331,17 @@ void backward_channel_block(const ChunkTables<T, scalar_t>& tables,
                 gi[o4] += gm * w4;
               }
             }
-            if (kMaskGrad) pgr[point] += sum;
+            if (kMaskGrad) {
+              T sum = 0;
+              for (int cb = 0; cb < CB; cb++) {
+                const scalar_t* f = in[cb];
+                sum += grad_bin[cb] * (w1 * static_cast<T>(f[o1]) +
+                                       w2 * static_cast<T>(f[o2]) +
+                                       w3 * static_cast<T>(f[o3]) +
+                                       w4 * static_cast<T>(f[o4]));
+              }
+              pgr[point] += sum;
+            }
           }
         }
       }
