@@ -3,7 +3,7 @@
 # CPU runs and the toy benchmark. Widths follow the toy model: the paper's
 # 720-512-512-256 context stack over 256-channel RoI features becomes
 # 180-128-128-64 over 64 channels; the DPM uses the head's 64 channels.
-# Biased training covers the first half of the schedule (epochs 0-3 of 8).
+# Biased training covers the first half of the schedule (epochs 0-2 of 6).
 _base_ = '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py'
 
 model = dict(
