@@ -169,6 +169,18 @@ def test_baseline_deltas_from_rounded_values(runs):
             work_dirs=wd(runs, 'atmask_base', 'atmask_k1'), baseline='atmask')
 
 
+def test_baseline_row_moves_to_the_top(runs):
+    table = mt.make_table(
+        work_dirs=wd(runs, 'atmask_k1', 'atmask_k2', 'atmask_base'),
+        metrics=['bbox_mAP'],
+        baseline='atmask_base')
+    # the baseline first, the others in the given order, deltas follow them
+    assert [r.name for r in table.rows] == [
+        'atmask_base', 'atmask_k1', 'atmask_k2'
+    ]
+    assert table.cells == [['37.9'], ['39.5 (+1.6)'], ['37.5 (-0.4)']]
+
+
 def test_sort_keeps_baseline_first_and_missing_last(runs):
     with pytest.warns(UserWarning):
         table = mt.make_table(

@@ -20,8 +20,8 @@ Choices where the papers leave room:
   1 is taken to be in percent already and shown unscaled (with a warning).
 * ``--baseline NAME`` adds the difference to that row, ``39.5 (+1.7)``. The
   difference is taken between the *rounded* numbers, so it always matches
-  what the reader subtracts by hand. The baseline row stays the first row
-  when ``--sort-by`` is given.
+  what the reader subtracts by hand. The baseline row is moved to the top,
+  the other rows keep their order (or follow ``--sort-by``).
 * ``--speed`` adds training s/iter and test img/s; with a baseline they get
   the ratio to it, ``0.235 (1.12x)``.
 * A run without a record is a row of '—' and a warning, never an error, so
@@ -374,7 +374,7 @@ def build_table(rows: Sequence[Row],
         baseline: Row name to show differences/ratios against.
         speed: Add training s/iter and test img/s columns.
         sort_by: ``name`` or a metric entry; rows keep their order if None.
-            Missing values go last; the baseline row stays first.
+            Missing values go last. The baseline row always comes first.
         ascending: Sort direction; default descending for metrics (best
             first), ascending for names.
         precision: Decimals of metric values. Defaults to 1.
@@ -462,6 +462,11 @@ def build_table(rows: Sequence[Row],
         rows = head + rest
         if base_idx is not None:
             base_idx = 0
+    elif base_idx is not None and base_idx != 0:
+        # the paper convention: the baseline is the first row (a work-dir
+        # glob lists the runs alphabetically)
+        rows = [rows[base_idx]] + rows[:base_idx] + rows[base_idx + 1:]
+        base_idx = 0
 
     cells, numbers, deltas = [], [], []
     for row in rows:
