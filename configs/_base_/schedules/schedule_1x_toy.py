@@ -8,6 +8,8 @@
 # SGD lr 0.04 momentum 0.9 -> box/mask AP 4.5/3.0, AdamW lr 1e-3 -> 9.9/9.0.
 # 6 epochs keep the whole toy benchmark (scripts/run_toy_benchmark.sh, six
 # models) under 30 minutes on a 2-core CPU; with 8 epochs it took 34 minutes.
+# lr on this 6-epoch schedule (toy baseline, box/mask AP): 5e-4 3.5/1.3,
+# 1e-3 4.3/1.8, 2e-3 3.2/1.4, 4e-3 2.7/0.7.
 max_epochs = 6
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
