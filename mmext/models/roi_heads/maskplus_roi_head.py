@@ -23,7 +23,6 @@ exactly like their mmdet parents.
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Sequence, Tuple
 
-from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
@@ -49,6 +48,32 @@ class MaskPlusContextMixin:
             yield
         finally:
             self._context_img_shapes = previous
+
+    # The entry points that reach _mask_forward, wrapped so that it knows
+    # the image shapes of the batch (shared by the standard and the cascade
+    # head; super() is the mmdet RoI head the mixin is combined with).
+    def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
+             batch_data_samples: SampleList) -> dict:
+        with self._record_img_shapes([s.metainfo for s in batch_data_samples]):
+            return super().loss(x, rpn_results_list, batch_data_samples)
+
+    def predict_mask(self,
+                     x: Tuple[Tensor],
+                     batch_img_metas: List[dict],
+                     results_list: InstanceList,
+                     rescale: bool = False) -> InstanceList:
+        with self._record_img_shapes(batch_img_metas):
+            return super().predict_mask(x, batch_img_metas, results_list,
+                                        rescale)
+
+    def forward(self,
+                x: Tuple[Tensor],
+                rpn_results_list: InstanceList,
+                batch_data_samples: SampleList = None) -> tuple:
+        if batch_data_samples is None:
+            return super().forward(x, rpn_results_list, batch_data_samples)
+        with self._record_img_shapes([s.metainfo for s in batch_data_samples]):
+            return super().forward(x, rpn_results_list, batch_data_samples)
 
     def _full_image_context(self, x: Tuple[Tensor], rois: Tensor,
                             mask_roi_extractor: nn.Module,
@@ -111,29 +136,6 @@ class MaskPlusRoIHead(MaskPlusContextMixin, StandardRoIHead):
                 'MaskPlusRoIHead: contextual fusion (mask_head.context_cfg) '
                 'needs roi_head.mask_roi_extractor to be set')
 
-    def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
-             batch_data_samples: SampleList) -> dict:
-        with self._record_img_shapes([s.metainfo for s in batch_data_samples]):
-            return super().loss(x, rpn_results_list, batch_data_samples)
-
-    def predict_mask(self,
-                     x: Tuple[Tensor],
-                     batch_img_metas: List[dict],
-                     results_list: InstanceList,
-                     rescale: bool = False) -> InstanceList:
-        with self._record_img_shapes(batch_img_metas):
-            return super().predict_mask(x, batch_img_metas, results_list,
-                                        rescale)
-
-    def forward(self,
-                x: Tuple[Tensor],
-                rpn_results_list: InstanceList,
-                batch_data_samples: SampleList = None) -> tuple:
-        if batch_data_samples is None:
-            return super().forward(x, rpn_results_list, batch_data_samples)
-        with self._record_img_shapes([s.metainfo for s in batch_data_samples]):
-            return super().forward(x, rpn_results_list, batch_data_samples)
-
     def _mask_forward(self,
                       x: Tuple[Tensor],
                       rois: Optional[Tensor] = None,
@@ -170,25 +172,6 @@ class MaskPlusCascadeRoIHead(MaskPlusContextMixin, CascadeRoIHead):
     R-CNN). Each stage's mask head computes its own context with its own
     conv stack from the same pooled full-image RoI.
     """
-
-    def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
-             batch_data_samples: SampleList) -> dict:
-        with self._record_img_shapes([s.metainfo for s in batch_data_samples]):
-            return super().loss(x, rpn_results_list, batch_data_samples)
-
-    def predict_mask(self,
-                     x: Tuple[Tensor],
-                     batch_img_metas: List[dict],
-                     results_list: List[InstanceData],
-                     rescale: bool = False) -> List[InstanceData]:
-        with self._record_img_shapes(batch_img_metas):
-            return super().predict_mask(x, batch_img_metas, results_list,
-                                        rescale)
-
-    def forward(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
-                batch_data_samples: SampleList) -> tuple:
-        with self._record_img_shapes([s.metainfo for s in batch_data_samples]):
-            return super().forward(x, rpn_results_list, batch_data_samples)
 
     def _mask_forward(self, stage: int, x: Tuple[Tensor],
                       rois: Tensor) -> dict:
