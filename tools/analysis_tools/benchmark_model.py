@@ -52,6 +52,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import load_checkpoint  # noqa: E402
 
 import mmext  # noqa: E402,F401
+from mmext.utils.config_check import load_cli_config  # noqa: E402
 
 
 def parse_args():
@@ -118,11 +119,7 @@ def strip_pretrained(cfg):
 
 
 def load_cfg(path: str, cfg_options: Optional[dict]) -> Config:
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file not found: {path}')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_cli_config(path, cfg_options)
     strip_pretrained(cfg.model)
     return cfg
 

@@ -31,6 +31,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import load_checkpoint  # noqa: E402
 
 import mmext  # noqa: E402,F401
+from mmext.utils.config_check import load_cli_config  # noqa: E402
 
 
 def parse_args():
@@ -171,11 +172,7 @@ def _paste(prob: np.ndarray, box, img_h: int, img_w: int) -> np.ndarray:
 
 def main():
     args = parse_args()
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_cli_config(args.config, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model = build_model(cfg, args.checkpoint, args.device)
 
