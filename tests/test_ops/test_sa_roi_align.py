@@ -102,6 +102,69 @@ def test_matches_reference(dtype, aligned, sampling_ratio):
         torch.testing.assert_close(g, rg, rtol=0, atol=tol)
 
 
+def _rois_in(num_rois, batch_ind, feat_hw, stride, seed):
+    """``num_rois`` RoIs of image ``batch_ind`` inside a (H, W) feature map."""
+    gen = torch.Generator().manual_seed(seed)
+    img_h, img_w = feat_hw[0] * stride, feat_hw[1] * stride
+    x1 = torch.rand(num_rois, generator=gen) * img_w * 0.7
+    y1 = torch.rand(num_rois, generator=gen) * img_h * 0.7
+    w = (torch.rand(num_rois, generator=gen) * 0.25 + 0.05) * img_w
+    h = (torch.rand(num_rois, generator=gen) * 0.25 + 0.05) * img_h
+    return torch.stack(
+        [torch.full_like(x1, batch_ind), x1, y1, x1 + w, y1 + h], 1)
+
+
+# The CPU kernel reads a block of 8 channels either where it lies (an
+# image's RoIs are sparse) or from a packed pixel-major copy (at least one
+# sampling point per 4 feature pixels), the last C % 8 channels one by one,
+# and takes RoIs in chunks of 2^17 sampling points; an image's feature
+# gradient is written by its first chunk and accumulated by later ones. These
+# cases put each of these paths against the reference. 'chunks' (8 x 8
+# output, 8 x 8 points per bin: 4096 points per RoI, so 32 RoIs per chunk):
+# image 0 fills chunk 1 with 2 RoIs of image 1 (packed), whose third RoI is
+# alone in chunk 2 (sparse, accumulated); image 2 fills chunk 2 and has 2 RoIs
+# in chunk 3 (packed, accumulated); image 3 has none.
+LAYOUT_CASES = {
+    # name: (feature (N, C, H, W), RoIs per image, output size, ratio)
+    'dense': ((2, 19, 10, 12), (9, 7), 3, 2),
+    'sparse': ((2, 19, 48, 64), (2, 1), 3, 2),
+    'dense_sparse_empty': ((3, 19, 24, 32), (12, 1, 0), 3, 2),
+    'chunks': ((4, 19, 128, 160), (30, 3, 33, 0), 8, 8),
+}
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('case', list(LAYOUT_CASES))
+def test_kernel_paths_match_reference(case, dtype):
+    feat_shape, rois_per_image, out_size, ratio = LAYOUT_CASES[case]
+    gen = torch.Generator().manual_seed(11)
+    feats = torch.randn(*feat_shape, generator=gen, dtype=dtype)
+    rois = torch.cat([
+        _rois_in(n, b, feat_shape[2:], 4, seed=b)
+        for b, n in enumerate(rois_per_image)
+    ]).to(dtype)
+    num_rois = rois.size(0)
+    masks = torch.rand(num_rois, 7, 7, generator=gen, dtype=dtype)
+    grad = torch.randn(
+        num_rois, feat_shape[1], out_size, out_size, generator=gen,
+        dtype=dtype)
+    feats.requires_grad_()
+    masks.requires_grad_()
+    args = (out_size, 0.25, ratio, True)
+
+    out = sa_roi_align(feats, rois, masks, *args)
+    grads = torch.autograd.grad(out, (feats, masks), grad)
+    ref = sa_roi_align_reference(feats, rois, masks, *args)
+    ref_grads = torch.autograd.grad(ref, (feats, masks), grad)
+
+    tol = {torch.float32: 2e-5, torch.float64: 1e-10}[dtype]
+    torch.testing.assert_close(out, ref, rtol=0, atol=tol)
+    for g, rg in zip(grads, ref_grads):
+        torch.testing.assert_close(g, rg, rtol=0, atol=tol)
+    for b, n in enumerate(rois_per_image):  # no garbage for images w/o RoIs
+        assert (grads[0][b].abs().max() > 0) == (n > 0)
+
+
 def test_mask_changes_output():
     """A non-trivial mask must change the result (guards a no-op mask)."""
     feats, rois, masks = make_inputs(torch.float64, seed=3)
@@ -246,8 +309,9 @@ def test_non_contiguous_inputs():
 
 
 def test_backward_independent_of_thread_count():
+    # two mask-gradient groups of 32 channels, packed blocks and a tail
     feats, rois, masks = make_inputs(
-        torch.float32, channels=40, num_rois=10, seed=6, requires_grad=True)
+        torch.float32, channels=43, num_rois=10, seed=6, requires_grad=True)
     threads = torch.get_num_threads()
     results = []
     try:
