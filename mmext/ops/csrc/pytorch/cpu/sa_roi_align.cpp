@@ -40,8 +40,13 @@
 #include <cstring>
 #include <vector>
 
+#include <type_traits>
+
 #if defined(__linux__)
 #include <sys/mman.h>
+#endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 #include "sa_roi_align_kernel.h"
@@ -62,7 +67,7 @@ static_assert(kChannelsPerGroup % kBlock == 0, "groups hold whole blocks");
 // points per feature pixel (each point reads 4 pixels): packing costs about
 // one pass over the planes, the scalar gathers it saves about a quarter pass
 // per point and pixel (measured with the benchmark script).
-constexpr double kPackMinPointsPerPixel = 0.25;
+constexpr double kPackMinPointsPerPixel = 0.2;
 
 // One sampling row (y) or column (x) of a RoI: neighbours and weights.
 // For rows, `low` / `high` are already multiplied by the plane width. An
@@ -217,6 +222,10 @@ struct ChunkTables {
   }
 };
 
+#if !defined(__GNUC__)
+#error "mmext's CPU SaRoIAlign kernel needs GCC or Clang (vector extensions)"
+#endif
+
 // The CB channel values of one pixel, held as CB / L SIMD vectors of L lanes
 // (GCC / Clang vector extension) of 16 bytes, the width every x86-64 (SSE2)
 // and aarch64 (NEON) build has: wider generic vectors made GCC round-trip
@@ -239,7 +248,6 @@ struct Lanes {
   void load(const T* p) { std::memcpy(v, p, sizeof(v)); }
   void store(T* p) const { std::memcpy(p, v, sizeof(v)); }
   T get(int k) const { return v[k / L][k % L]; }
-  void set(int k, T x) { v[k / L][k % L] = x; }
 
   Lanes& operator+=(const Lanes& o) {
     for (int i = 0; i < NV; i++) v[i] += o.v[i];
@@ -264,7 +272,9 @@ template <int CB, typename T, typename V>
 struct PlanarBlock {
   V* planes[CB];
   void load(int64_t o, Lanes<T, CB>& v) const {
-    for (int k = 0; k < CB; k++) v.set(k, static_cast<T>(planes[k][o]));
+    T values[CB];
+    for (int k = 0; k < CB; k++) values[k] = static_cast<T>(planes[k][o]);
+    v.load(values);
   }
   void add(int64_t o, const Lanes<T, CB>& v) const {
     for (int k = 0; k < CB; k++) planes[k][o] += v.get(k);
@@ -298,10 +308,54 @@ PlanarBlock<CB, T, V> planar_block(V* base, int b, int64_t c0, int channels,
   return block;
 }
 
+#if defined(__SSE2__)
+// out[j * out_stride + i] (+)= in[i * in_stride + j] for one 4 x 4 (float)
+// or 2 x 2 (double) tile: the SIMD step of pack_block / unpack_block.
+constexpr int kTileLanes = 16;  // bytes: 4 floats, 2 doubles
+inline void transpose_tile(const float* in, int64_t in_stride, float* out,
+                           int64_t out_stride, bool accumulate) {
+  __m128 r0 = _mm_loadu_ps(in), r1 = _mm_loadu_ps(in + in_stride);
+  __m128 r2 = _mm_loadu_ps(in + 2 * in_stride);
+  __m128 r3 = _mm_loadu_ps(in + 3 * in_stride);
+  _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+  if (accumulate) {
+    r0 = _mm_add_ps(r0, _mm_loadu_ps(out));
+    r1 = _mm_add_ps(r1, _mm_loadu_ps(out + out_stride));
+    r2 = _mm_add_ps(r2, _mm_loadu_ps(out + 2 * out_stride));
+    r3 = _mm_add_ps(r3, _mm_loadu_ps(out + 3 * out_stride));
+  }
+  _mm_storeu_ps(out, r0);
+  _mm_storeu_ps(out + out_stride, r1);
+  _mm_storeu_ps(out + 2 * out_stride, r2);
+  _mm_storeu_ps(out + 3 * out_stride, r3);
+}
+inline void transpose_tile(const double* in, int64_t in_stride, double* out,
+                           int64_t out_stride, bool accumulate) {
+  const __m128d r0 = _mm_loadu_pd(in), r1 = _mm_loadu_pd(in + in_stride);
+  __m128d t0 = _mm_unpacklo_pd(r0, r1), t1 = _mm_unpackhi_pd(r0, r1);
+  if (accumulate) {
+    t0 = _mm_add_pd(t0, _mm_loadu_pd(out));
+    t1 = _mm_add_pd(t1, _mm_loadu_pd(out + out_stride));
+  }
+  _mm_storeu_pd(out, t0);
+  _mm_storeu_pd(out + out_stride, t1);
+}
+#endif
+
 // dst = the CB planes starting at src, pixel-major.
 template <int CB, typename T, typename scalar_t>
 void pack_block(const scalar_t* src, int64_t plane, T* dst) {
-  for (int64_t o = 0; o < plane; o++)
+  int64_t o = 0;
+#if defined(__SSE2__)
+  constexpr int n = kTileLanes / sizeof(T);
+  if constexpr (std::is_same_v<T, scalar_t> && CB % n == 0) {
+    for (; o + n <= plane; o += n)
+      for (int c = 0; c < CB; c += n)
+        transpose_tile(src + c * plane + o, plane, dst + o * CB + c, CB,
+                       /*accumulate=*/false);
+  }
+#endif
+  for (; o < plane; o++)
     for (int k = 0; k < CB; k++)
       dst[o * CB + k] = static_cast<T>(src[k * plane + o]);
 }
@@ -309,18 +363,20 @@ void pack_block(const scalar_t* src, int64_t plane, T* dst) {
 // The CB planes starting at dst = (or +=) the pixel-major src.
 template <int CB, typename T>
 void unpack_block(const T* src, int64_t plane, bool accumulate, T* dst) {
-  Lanes<T, CB> v;
-  if (accumulate) {
-    for (int64_t o = 0; o < plane; o++) {
-      v.load(src + o * CB);
-      for (int k = 0; k < CB; k++) dst[k * plane + o] += v.get(k);
-    }
-  } else {
-    for (int64_t o = 0; o < plane; o++) {
-      v.load(src + o * CB);
-      for (int k = 0; k < CB; k++) dst[k * plane + o] = v.get(k);
-    }
+  int64_t o = 0;
+#if defined(__SSE2__)
+  constexpr int n = kTileLanes / sizeof(T);
+  if constexpr (CB % n == 0) {
+    for (; o + n <= plane; o += n)
+      for (int c = 0; c < CB; c += n)
+        transpose_tile(src + o * CB + c, CB, dst + c * plane + o, plane,
+                       accumulate);
   }
+#endif
+  for (; o < plane; o++)
+    for (int k = 0; k < CB; k++)
+      dst[k * plane + o] = (accumulate ? dst[k * plane + o] : T(0)) +
+                           src[o * CB + k];
 }
 
 // Sum of the lanes [begin, begin + N) of v in a fixed tree order
@@ -465,11 +521,13 @@ void backward_segment(const ChunkTables<T, scalar_t>& tables,
     const int64_t num_cols = static_cast<int64_t>(pooled_w) * g.grid_w;
     for (int ph = 0; ph < pooled_h; ph++) {
       for (int pw = 0; pw < pooled_w; pw++) {
-        Lanes<T, CB> grad_bin;
+        T grad_values[CB];
         for (int k = 0; k < CB; k++)
-          grad_bin.set(k, static_cast<T>(
-                              grad_out[k * out_plane + ph * pooled_w + pw]) /
-                              g.count);
+          grad_values[k] =
+              static_cast<T>(grad_out[k * out_plane + ph * pooled_w + pw]) /
+              g.count;
+        Lanes<T, CB> grad_bin;
+        grad_bin.load(grad_values);
         for (int iy = 0; iy < g.grid_h; iy++) {
           const int ry = ph * g.grid_h + iy;
           const AxisSample<T>& r = rows[ry];
