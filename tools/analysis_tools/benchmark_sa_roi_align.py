@@ -9,7 +9,10 @@ forward + backward of
 * ``sa_roi_align_reference`` (pure PyTorch),
 
 and prints the median of ``--repeats`` runs after ``--warmup`` runs, with the
-ratios SaRoIAlign / mmcv and reference / SaRoIAlign. All three run with the
+ratios SaRoIAlign / mmcv and reference / SaRoIAlign. The runs are
+interleaved (each round times every method once), so that a burst of load
+from elsewhere on a shared machine slows all methods alike instead of
+skewing one ratio. All three run with the
 same ``torch.set_num_threads(--threads)`` (default 1: mmcv's CPU kernel is
 single-threaded, so 1 thread is the like-for-like comparison).
 
@@ -55,11 +58,10 @@ def parse_args() -> argparse.Namespace:
         '--max-roi', type=float, default=256., help='largest RoI side (px)')
     parser.add_argument(
         '--no-aligned', action='store_true', help='use aligned=False')
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument(
-        '--ref-repeats', type=int, default=3,
-        help='repeats for the (slow) reference')
+        '--repeats', type=int, default=7,
+        help='rounds; each times every method once')
     parser.add_argument('--skip-reference', action='store_true')
     parser.add_argument(
         '--threads', type=int, default=1,
@@ -98,21 +100,16 @@ def make_inputs(args: argparse.Namespace) -> Dict[str, torch.Tensor]:
     }
 
 
-def median_time(fn: Callable[[], None], device: str, warmup: int,
-                repeats: int, timer: Callable[[], float]) -> float:
-    """Median time of ``fn`` in milliseconds."""
-    for _ in range(warmup):
-        fn()
-    times: List[float] = []
-    for _ in range(repeats):
-        if device == 'cuda':
-            torch.cuda.synchronize()
-        start = timer()
-        fn()
-        if device == 'cuda':
-            torch.cuda.synchronize()
-        times.append((timer() - start) * 1e3)
-    return statistics.median(times)
+def time_once(fn: Callable[[], None], device: str,
+              timer: Callable[[], float]) -> float:
+    """Time of one call of ``fn`` in milliseconds."""
+    if device == 'cuda':
+        torch.cuda.synchronize()
+    start = timer()
+    fn()
+    if device == 'cuda':
+        torch.cuda.synchronize()
+    return (timer() - start) * 1e3
 
 
 def main() -> None:
@@ -162,32 +159,34 @@ def main() -> None:
 
         return run
 
-    rows = []  # (method, pass, ms)
-
-    def bench(method: str, pass_name: str, fn: Callable[[], None],
-              slow: bool = False) -> None:
-        warmup, repeats = (1, args.ref_repeats) if slow else (args.warmup,
-                                                              args.repeats)
-        rows.append((method, pass_name,
-                     median_time(fn, args.device, warmup, repeats, timer)))
-
-    bench('SaRoIAlign', 'forward', forward(sara, feats, rois, masks))
-    bench('SaRoIAlign', 'fwd+bwd (feats)',
-          forward_backward(sara, feats_g, rois, masks))
-    bench('SaRoIAlign', 'fwd+bwd (feats+masks)',
-          forward_backward(sara, feats_g, rois, masks_g))
-    bench('mmcv RoIAlign', 'forward', forward(mmcv_roi_align, feats, rois))
-    bench('mmcv RoIAlign', 'fwd+bwd (feats)',
-          forward_backward(mmcv_roi_align, feats_g, rois))
+    cases = [
+        ('SaRoIAlign', 'forward', forward(sara, feats, rois, masks)),
+        ('SaRoIAlign', 'fwd+bwd (feats)',
+         forward_backward(sara, feats_g, rois, masks)),
+        ('SaRoIAlign', 'fwd+bwd (feats+masks)',
+         forward_backward(sara, feats_g, rois, masks_g)),
+        ('mmcv RoIAlign', 'forward', forward(mmcv_roi_align, feats, rois)),
+        ('mmcv RoIAlign', 'fwd+bwd (feats)',
+         forward_backward(mmcv_roi_align, feats_g, rois)),
+    ]
     if not args.skip_reference:
-        bench('reference', 'forward', forward(reference, feats, rois, masks),
-              slow=True)
-        bench('reference', 'fwd+bwd (feats+masks)',
-              forward_backward(reference, feats_g, rois, masks_g),
-              slow=True)
+        cases += [
+            ('reference', 'forward', forward(reference, feats, rois, masks)),
+            ('reference', 'fwd+bwd (feats+masks)',
+             forward_backward(reference, feats_g, rois, masks_g)),
+        ]
         with torch.no_grad():
             diff = (sara(feats, rois, masks) -
                     reference(feats, rois, masks)).abs().max().item()
+    for _ in range(args.warmup):
+        for _, _, fn in cases:
+            fn()
+    samples: Dict[tuple, List[float]] = {(m, p): [] for m, p, _ in cases}
+    for _ in range(args.repeats):
+        for method, pass_name, fn in cases:
+            samples[(method, pass_name)].append(
+                time_once(fn, args.device, timer))
+    rows = [(m, p, statistics.median(samples[(m, p)])) for m, p, _ in cases]
 
     times = {(m, p): t for m, p, t in rows}
     device_name = (
@@ -200,9 +199,8 @@ def main() -> None:
           f'masks {args.mask_size}x{args.mask_size}, output '
           f'{args.output_size}x{args.output_size}, sampling_ratio '
           f'{args.sampling_ratio}, aligned={aligned}')
-    print(f'{args.timer} time, median of {args.repeats} runs after '
-          f'{args.warmup} warm-up runs (reference: {args.ref_repeats} '
-          'after 1)')
+    print(f'{args.timer} time, median of {args.repeats} interleaved rounds '
+          f'after {args.warmup} warm-up round(s)')
     print(f'{"method":<16}{"pass":<24}{"ms":>10}')
     for method, pass_name, ms in rows:
         print(f'{method:<16}{pass_name:<24}{ms:>10.2f}')
