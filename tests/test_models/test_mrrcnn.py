@@ -20,6 +20,7 @@ from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 
 import mmext  # noqa: F401
+from _detector_cfgs import rcnn_train_cfg, shared2fc_bbox_head
 from mmext.models.roi_extractors import ShapeAwareRoIExtractor
 from mmext.models.roi_heads import MaskRefiningRoIHead
 
@@ -31,20 +32,7 @@ CHANNELS = 8
 
 
 def _bbox_head_cfg():
-    return dict(
-        type='Shared2FCBBoxHead',
-        in_channels=CHANNELS,
-        fc_out_channels=32,
-        roi_feat_size=7,
-        num_classes=NUM_CLASSES,
-        bbox_coder=dict(
-            type='DeltaXYWHBBoxCoder',
-            target_means=[0., 0., 0., 0.],
-            target_stds=[0.1, 0.1, 0.2, 0.2]),
-        reg_class_agnostic=False,
-        loss_cls=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-        loss_bbox=dict(type='L1Loss', loss_weight=1.0))
+    return shared2fc_bbox_head(CHANNELS, NUM_CLASSES)
 
 
 def _extractor_cfg(output_size,
@@ -87,23 +75,9 @@ def build_head(detach_mask_guide=False,
         refine_mask_head=_mask_head_cfg('HTCMaskHead', with_conv_res=True),
         detach_mask_guide=detach_mask_guide,
         train_cfg=ConfigDict(
-            assigner=dict(
-                type='MaxIoUAssigner',
-                pos_iou_thr=0.5,
-                neg_iou_thr=0.5,
-                min_pos_iou=0.5,
-                match_low_quality=True,
-                ignore_iof_thr=-1),
-            sampler=dict(
-                type='RandomSampler',
-                num=32,
-                pos_fraction=0.25,
-                neg_pos_ub=-1,
-                add_gt_as_proposals=True),
-            mask_size=28,
-            pos_weight=-1,
-            debug=False,
-            refine=dict(sampler=dict(type='PseudoSampler'))),
+            rcnn_train_cfg(
+                mask_size=28,
+                refine=dict(sampler=dict(type='PseudoSampler')))),
         test_cfg=ConfigDict(
             score_thr=0.05,
             nms=dict(type='nms', iou_threshold=0.5),

@@ -20,6 +20,8 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import mmext  # noqa: F401
+from _detector_cfgs import (rcnn_train_cfg, rpn_train_cfg,
+                            shared2fc_bbox_head)
 from mmext.datasets import PseudoMaskCocoDataset
 from mmext.datasets.pseudo_masks import inscribed_ellipse_mask
 from mmext.models.necks import EnhancedFPN
@@ -131,36 +133,8 @@ def _branch_cfg(with_mask: bool, neck: str = 'EnhancedFPN') -> dict:
             out_channels=16,
             featmap_strides=[4, 8, 16, 32],
             finest_scale=16),
-        bbox_head=dict(
-            type='Shared2FCBBoxHead',
-            in_channels=16,
-            fc_out_channels=32,
-            roi_feat_size=7,
-            num_classes=NUM_CLASSES,
-            bbox_coder=dict(
-                type='DeltaXYWHBBoxCoder',
-                target_means=[0., 0., 0., 0.],
-                target_stds=[0.1, 0.1, 0.2, 0.2]),
-            reg_class_agnostic=False,
-            loss_cls=dict(
-                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-            loss_bbox=dict(type='L1Loss', loss_weight=1.0)))
-    rcnn_train = dict(
-        assigner=dict(
-            type='MaxIoUAssigner',
-            pos_iou_thr=0.5,
-            neg_iou_thr=0.5,
-            min_pos_iou=0.5,
-            match_low_quality=True,
-            ignore_iof_thr=-1),
-        sampler=dict(
-            type='RandomSampler',
-            num=32,
-            pos_fraction=0.25,
-            neg_pos_ub=-1,
-            add_gt_as_proposals=True),
-        pos_weight=-1,
-        debug=False)
+        bbox_head=shared2fc_bbox_head(16, NUM_CLASSES))
+    rcnn_train = rcnn_train_cfg()
     rcnn_test = dict(
         score_thr=0.0, nms=dict(type='nms', iou_threshold=0.5),
         max_per_img=10)
@@ -218,23 +192,7 @@ def _branch_cfg(with_mask: bool, neck: str = 'EnhancedFPN') -> dict:
             loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
         roi_head=roi_head,
         train_cfg=dict(
-            rpn=dict(
-                assigner=dict(
-                    type='MaxIoUAssigner',
-                    pos_iou_thr=0.7,
-                    neg_iou_thr=0.3,
-                    min_pos_iou=0.3,
-                    match_low_quality=True,
-                    ignore_iof_thr=-1),
-                sampler=dict(
-                    type='RandomSampler',
-                    num=64,
-                    pos_fraction=0.5,
-                    neg_pos_ub=-1,
-                    add_gt_as_proposals=False),
-                allowed_border=-1,
-                pos_weight=-1,
-                debug=False),
+            rpn=rpn_train_cfg(),
             rpn_proposal=dict(
                 nms_pre=200,
                 max_per_img=50,
