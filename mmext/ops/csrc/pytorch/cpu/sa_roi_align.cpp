@@ -95,6 +95,12 @@ struct ImageSegment {
   int64_t num_points;
 };
 
+// Whether the segment's channel blocks are processed on packed copies (its
+// RoIs are dense, see kPackMinPointsPerPixel); forward and backward agree.
+inline bool use_packed_blocks(const ImageSegment& seg, int64_t plane) {
+  return seg.num_points >= kPackMinPointsPerPixel * plane;
+}
+
 template <typename T, typename scalar_t>
 sara::RoIGeometry<T> cpu_roi_geometry(const scalar_t* roi, int batch_size,
                                       float spatial_scale, int pooled_h,
@@ -475,7 +481,7 @@ void sa_roi_align_forward_cpu_kernel(
                   tables, seg,
                   planar_block<1, T>(input, seg.batch_ind, c, channels, plane),
                   output, c, channels, pooled_h, pooled_w);
-          } else if (seg.num_points >= kPackMinPointsPerPixel * plane) {
+          } else if (use_packed_blocks(seg, plane)) {
             T* buf = packed.get(plane * kBlock);
             pack_block<kBlock>(
                 input + (static_cast<int64_t>(seg.batch_ind) * channels +
@@ -615,7 +621,7 @@ void backward_group(const ChunkTables<T, scalar_t>& tables,
                     int channels, int64_t plane, int pooled_h, int pooled_w) {
   for (const ImageSegment& seg : tables.segments) {
     const bool first = !image_written[seg.batch_ind];
-    const bool packed = seg.num_points >= kPackMinPointsPerPixel * plane;
+    const bool packed = use_packed_blocks(seg, plane);
     int64_t c = c_begin;
     for (; c + kBlock <= c_end; c += kBlock)
       backward_block<kBlock, kInputGrad, kMaskGrad>(
