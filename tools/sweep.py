@@ -41,6 +41,25 @@ output of every command goes to ``<work_dir>/sweep_<stage>.log``, and a
 run is reported with the tail of its log and the sweep goes on
 (``--fail-fast`` stops); the exit code is 1 when any run failed.
 
+Seeds and a shared start (the toy benchmark's protocol):
+
+* ``--seeds N`` runs every config N times, with ``randomness.seed=k``
+  (k = 0..N-1; the seed decides data order, augmentation and the
+  initialisation of new layers) into ``<work-dir-root>/<name>/seed<k>``, seed
+  after seed, so that a stopped 3-seed sweep already holds complete
+  single-seed tables. The table then shows mean±std and deltas paired by
+  seed (``make_table.py``).
+* ``--start CONFIG`` first trains CONFIG once into
+  ``<work-dir-root>/_start/<name>/`` and every run fine-tunes from its
+  weights (``load_from=<that dir>/start.pth``). The start is fingerprinted
+  by its merged config and its train annotation file (so a changed
+  generator rebuilds it) and rebuilt only when that changes; a run trained
+  from another start (or from none) is retrained.
+
+Progress: besides each run's own ETA, every run header gives the elapsed
+time and the sweep's ETA, estimated from the finished runs (the same
+config's earlier seed when there is one).
+
 ``--train-cmd``/``--test-cmd`` replace the commands by templates with the
 fields ``{python} {tools} {config} {config_name} {work_dir} {gpus}
 {partition} {job_name}`` (and ``{checkpoint}`` for tests); ``--resume`` and
@@ -50,6 +69,7 @@ import argparse
 import collections
 import datetime
 import glob
+import hashlib
 import json
 import os
 import os.path as osp
@@ -61,6 +81,7 @@ import subprocess
 import sys
 import time
 import warnings
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -78,6 +99,10 @@ from mmext.utils.run_records import (
     atomic_write_json,
     find_last_checkpoint,
     read_metrics_record)
+
+START_DIRNAME = '_start'
+START_CHECKPOINT = 'start.pth'
+START_RECORD = 'start.json'
 
 ACTIONS = ('skip', 'test', 'resume', 'train')
 STATUS_FILENAME = 'sweep_status.json'
@@ -182,10 +207,18 @@ class RunPlan:
     reason: str
     checkpoint: Optional[str] = None  # final checkpoint (known or expected)
     supersede: bool = False  # move the old work dir away first (--force)
+    # options of this run only (seed, shared start), after the sweep's own
+    cfg_options: List[str] = field(default_factory=list)
+    seed: Optional[int] = None
 
     @property
     def name(self) -> str:
         return config_name(self.config)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.seed is None else \
+            f'{self.name} seed{self.seed}'
 
 
 def _mtime(path: str) -> float:
@@ -291,9 +324,9 @@ class CommandBuilder:
             partition=shlex.quote(self.partition or ''),
             job_name=shlex.quote(f'{self.job_prefix}-{plan.name}'))
 
-    def _options(self) -> List[str]:
-        return ['--cfg-options', *self.cfg_options] if self.cfg_options \
-            else []
+    def _options(self, plan: RunPlan) -> List[str]:
+        options = [*self.cfg_options, *plan.cfg_options]
+        return ['--cfg-options', *options] if options else []
 
     def train(self, plan: RunPlan, resume: bool) -> List[str]:
         tools = TOOLS_DIR
@@ -317,7 +350,7 @@ class CommandBuilder:
                 osp.join(tools, 'slurm_train.sh'), self.partition,
                 f'{self.job_prefix}-{plan.name}', plan.config, plan.work_dir
             ]
-        return cmd + (['--resume'] if resume else []) + self._options()
+        return cmd + (['--resume'] if resume else []) + self._options(plan)
 
     def test(self, plan: RunPlan, checkpoint: str) -> List[str]:
         tools = TOOLS_DIR
@@ -343,7 +376,7 @@ class CommandBuilder:
                 f'{self.job_prefix}-{plan.name}-test', plan.config, checkpoint,
                 '--work-dir', plan.work_dir
             ]
-        return cmd + self._options()
+        return cmd + self._options(plan)
 
     def child_env(self) -> Dict[str, str]:
         env = dict(os.environ)
@@ -491,9 +524,17 @@ def supersede(work_dir: str, root: str) -> Optional[str]:
     """Move an existing work dir out of the way (``--force``), keep it."""
     if not osp.isdir(work_dir) or not os.listdir(work_dir):
         return None
-    dest = osp.join(
-        root, SUPERSEDED_DIRNAME, f'{osp.basename(osp.normpath(work_dir))}-'
-        f'{time.strftime("%Y%m%d_%H%M%S")}')
+    # 'name-seed0-<time>' for a seed's run dir, '_start-name-<time>' for a
+    # shared start: unique however deep the run dir lies
+    rel = osp.relpath(osp.normpath(work_dir), root)
+    stem = rel.replace(os.sep, '-') if not rel.startswith('..') else \
+        osp.basename(osp.normpath(work_dir))
+    dest = osp.join(root, SUPERSEDED_DIRNAME,
+                    f'{stem}-{time.strftime("%Y%m%d_%H%M%S")}')
+    k = 1
+    while osp.exists(dest):
+        dest = f'{dest.rsplit(".", 1)[0]}.{k}'
+        k += 1
     os.makedirs(osp.dirname(dest), exist_ok=True)
     shutil.move(work_dir, dest)
     return dest
@@ -505,9 +546,11 @@ def execute_plan(plan: RunPlan,
                  prefix: str,
                  root: str,
                  echo: Callable[[str], None] = print,
-                 verbose: bool = False) -> RunResult:
+                 verbose: bool = False,
+                 status_extra: Optional[dict] = None) -> RunResult:
     """Carry out one plan: train/resume, then test. Never raises for a
-    failing command (only for Ctrl-C)."""
+    failing command (only for Ctrl-C). ``status_extra`` is recorded in the
+    work dir's status when training starts (e.g. the start fingerprint)."""
     start = time.time()
     if plan.action == 'skip':
         return RunResult(plan.name, plan.action, 'skipped')
@@ -527,7 +570,8 @@ def execute_plan(plan: RunPlan,
                 config=plan.config,
                 stage=stage,
                 action=plan.action,
-                started=_now())
+                started=_now(),
+                **(status_extra or {}))
             cmd = builder.train(plan, resume=plan.action == 'resume')
             rc = run_command(cmd, osp.join(work_dir, 'sweep_train.log'),
                              prefix, env, echo, verbose)
@@ -576,6 +620,132 @@ def _fmt_seconds(seconds: float) -> str:
     return str(datetime.timedelta(seconds=int(seconds)))
 
 
+def start_fingerprint(config: str) -> str:
+    """Fingerprint of a shared start: its merged config and the bytes of
+    its train annotation file (a changed generator changes those).
+
+    Raises:
+        FileNotFoundError: the train annotation file does not exist (make
+            the data first), naming it.
+    """
+    from mmengine.config import Config
+    cfg = Config.fromfile(config, import_custom_modules=False)
+    digest = hashlib.sha256(cfg.pretty_text.encode())
+    dataset = cfg.train_dataloader.dataset
+    while 'ann_file' not in dataset and 'dataset' in dataset:
+        dataset = dataset.dataset  # RepeatDataset & co.
+    ann_file = osp.join(dataset.get('data_root') or '', dataset.ann_file)
+    if not osp.isfile(ann_file):
+        raise FileNotFoundError(
+            f'the shared start {config} trains on {ann_file}, which does not '
+            'exist (make the data first)')
+    with open(ann_file, 'rb') as f:
+        digest.update(f.read())
+    return digest.hexdigest()[:16]
+
+
+def ensure_start(config: str,
+                 root: str,
+                 builder: CommandBuilder,
+                 echo: Callable[[str], None] = print,
+                 verbose: bool = False) -> tuple:
+    """Build the shared start unless an up-to-date one is cached.
+
+    Trains (or resumes) ``config`` into ``<root>/_start/<name>/`` with the
+    sweep's launcher but without its ``--cfg-options`` (they are meant for
+    the fine-tuning runs), tests it, and writes ``start.pth`` (weights and
+    meta only) and ``start.json`` (the fingerprint) atomically.
+
+    Returns:
+        tuple[str, str]: The start checkpoint and its fingerprint.
+
+    Raises:
+        RuntimeError: the start's training or test failed.
+    """
+    import io
+
+    import torch
+
+    from mmext.utils import safe_load_checkpoint
+    from mmext.utils.atomic_io import atomic_write_bytes
+
+    name = config_name(config)
+    start_dir = osp.join(root, START_DIRNAME, name)
+    start_ckpt = osp.join(start_dir, START_CHECKPOINT)
+    record_path = osp.join(start_dir, START_RECORD)
+    fingerprint = start_fingerprint(config)
+    try:
+        with open(record_path) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        record = {}
+    if record.get('fingerprint') == fingerprint and osp.isfile(start_ckpt):
+        echo(f'[start] {name}: up to date ({start_ckpt}, fingerprint '
+             f'{fingerprint})')
+        return start_ckpt, fingerprint
+    stale = (
+        osp.isdir(start_dir) and bool(os.listdir(start_dir)) and
+        _read_status(start_dir).get('start_fingerprint') != fingerprint)
+    final_name = final_checkpoint_name(config)
+    plan = plan_run(config, start_dir, final_name, force=stale)
+    if stale:
+        plan.reason = 'its config or train data changed'
+    echo(f'[start] {name}: {plan.action} ({plan.reason}); fingerprint '
+         f'{fingerprint}')
+    start_builder = dataclasses.replace(builder, cfg_options=())
+    result = execute_plan(plan, start_builder, final_name, '  [start]', root,
+                          echo, verbose,
+                          dict(start_fingerprint=fingerprint))
+    if result.outcome not in ('done', 'skipped'):
+        raise RuntimeError(f'the shared start {config} failed: '
+                           f'{result.message} (log in {start_dir})')
+    trained = (
+        osp.join(start_dir, final_name)
+        if final_name else find_last_checkpoint(start_dir))
+    checkpoint = safe_load_checkpoint(trained)
+    buf = io.BytesIO()
+    torch.save(
+        dict(
+            meta=dict(
+                checkpoint['meta'], start_fingerprint=fingerprint,
+                start_config=config),
+            state_dict=checkpoint['state_dict']), buf)
+    atomic_write_bytes(start_ckpt, buf.getvalue())
+    atomic_write_json(
+        record_path,
+        dict(
+            fingerprint=fingerprint,
+            config=config,
+            trained_checkpoint=trained,
+            checkpoint=start_ckpt,
+            created=_now()))
+    echo(f'[start] {name}: written {start_ckpt} '
+         f'({_fmt_seconds(result.seconds)})')
+    return start_ckpt, fingerprint
+
+
+def _sweep_eta(pending: Sequence[str], durations: Dict[str, List[float]],
+               elapsed: float) -> str:
+    """'elapsed 0:12:00, eta 0:40:00' from the finished runs' durations;
+    a config not run yet is estimated by the mean of all ('~')."""
+    if not pending:
+        return f'elapsed {_fmt_seconds(elapsed)}'
+    every = [d for ds in durations.values() for d in ds]
+    if not every:
+        return f'elapsed {_fmt_seconds(elapsed)}, eta after the first run'
+    mean_all = sum(every) / len(every)
+    guessed = False
+    total = 0.0
+    for name in pending:
+        if durations.get(name):
+            total += sum(durations[name]) / len(durations[name])
+        else:
+            total += mean_all
+            guessed = True
+    return (f'elapsed {_fmt_seconds(elapsed)}, eta '
+            f'{"~" if guessed else ""}{_fmt_seconds(total)}')
+
+
 def run_sweep(configs: Sequence[str],
               work_dir_root: str = 'work_dirs',
               builder: Optional[CommandBuilder] = None,
@@ -583,19 +753,49 @@ def run_sweep(configs: Sequence[str],
               fail_fast: bool = False,
               dry_run: bool = False,
               verbose: bool = False,
-              echo: Callable[[str], None] = print) -> List[RunResult]:
-    """Plan and run every config; see the module docstring."""
+              echo: Callable[[str], None] = print,
+              seeds: Optional[int] = None,
+              start: Optional[str] = None) -> List[RunResult]:
+    """Plan and run every config (every seed, after the shared start); see
+    the module docstring."""
     builder = builder or CommandBuilder()
-    n = len(configs)
+    start_ckpt = fingerprint = None
+    if start is not None:
+        if dry_run:
+            start_ckpt = osp.join(work_dir_root, START_DIRNAME,
+                                  config_name(start), START_CHECKPOINT)
+            echo(f'[start] {config_name(start)} -> {start_ckpt}')
+        else:
+            start_ckpt, fingerprint = ensure_start(start, work_dir_root,
+                                                   builder, echo, verbose)
+    seed_list: List[Optional[int]] = [None] if seeds is None else list(
+        range(seeds))
+    jobs = [(config, seed) for seed in seed_list for config in configs]
+    n = len(jobs)
     results: List[RunResult] = []
+    durations: Dict[str, List[float]] = {}
     sweep_start = time.time()
-    for i, config in enumerate(configs, 1):
+    for i, (config, seed) in enumerate(jobs, 1):
         name = config_name(config)
         work_dir = osp.join(work_dir_root, name)
+        if seed is not None:
+            work_dir = osp.join(work_dir, f'seed{seed}')
         final_name = final_checkpoint_name(config, builder.cfg_options)
         plan = plan_run(config, work_dir, final_name, force=force)
-        echo(f'[{i}/{n}] {name}: {plan.action} ({plan.reason})')
-        prefix = f'  [{i}/{n} {name}]'
+        if fingerprint is not None and plan.action != 'train' and \
+                _read_status(work_dir).get('start_fingerprint') != fingerprint:
+            plan = RunPlan(config, work_dir, 'train',
+                           'trained from another start', supersede=True)
+        plan.seed = seed
+        if seed is not None:
+            plan.cfg_options.append(f'randomness.seed={seed}')
+        if start_ckpt is not None:
+            plan.cfg_options.append(f'load_from={start_ckpt}')
+        pending = [config_name(c) for c, _ in jobs[i - 1:]]
+        eta = _sweep_eta(pending, durations, time.time() - sweep_start)
+        echo(f'[{i}/{n}] {plan.label}: {plan.action} ({plan.reason}) | '
+             f'sweep {eta}')
+        prefix = f'  [{i}/{n} {plan.label}]'
         if dry_run:
             if plan.action in ('train', 'resume'):
                 cmd = builder.train(plan, resume=plan.action == 'resume')
@@ -604,18 +804,23 @@ def run_sweep(configs: Sequence[str],
                 ckpt = plan.checkpoint or osp.join(
                     work_dir, final_name or '<last checkpoint>')
                 echo(f'{prefix} $ {shlex.join(builder.test(plan, ckpt))}')
-            results.append(RunResult(name, plan.action, 'planned'))
+            results.append(RunResult(plan.label, plan.action, 'planned'))
             continue
+        extra = None if fingerprint is None else dict(
+            start_fingerprint=fingerprint)
         try:
             result = execute_plan(plan, builder, final_name, prefix,
-                                  work_dir_root, echo, verbose)
+                                  work_dir_root, echo, verbose, extra)
         except KeyboardInterrupt:
-            results.append(RunResult(name, plan.action, 'interrupted'))
+            results.append(RunResult(plan.label, plan.action, 'interrupted'))
             echo(f'{prefix} interrupted; run the same command again to '
                  'resume')
             raise
+        result.name = plan.label
         results.append(result)
         if result.outcome == 'done':
+            if plan.action == 'train':  # resumed/tested runs mislead the ETA
+                durations.setdefault(name, []).append(result.seconds)
             echo(f'{prefix} done in {_fmt_seconds(result.seconds)} '
                  f'(sweep {_fmt_seconds(time.time() - sweep_start)})')
         elif result.outcome == 'failed':
@@ -650,6 +855,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         nargs='+',
         default=[],
         help='key=value overrides passed to every train and test run')
+    parser.add_argument(
+        '--seeds',
+        type=int,
+        help='run every config N times (randomness.seed=0..N-1) into '
+        '<name>/seed<k>; the table shows mean±std and paired deltas')
+    parser.add_argument(
+        '--start',
+        help='config of a shared start: trained once (cached, rebuilt when '
+        'its config or train data change), every run fine-tunes from it')
     parser.add_argument(
         '--force', action='store_true', help='retrain finished runs too')
     parser.add_argument(
@@ -711,10 +925,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             force=args.force,
             fail_fast=args.fail_fast,
             dry_run=args.dry_run,
-            verbose=args.verbose)
+            verbose=args.verbose,
+            seeds=args.seeds,
+            start=args.start)
     except KeyboardInterrupt:
         print('sweep interrupted', file=sys.stderr)
         return 130
+    except (RuntimeError, FileNotFoundError) as e:  # the shared start
+        print(f'sweep: {e}', file=sys.stderr)
+        return 1
     if args.dry_run:
         return 0
 

@@ -346,3 +346,53 @@ def test_find_row_prefers_prefix_and_cli_errors_cleanly(tmp_path):
     write_run(str(tmp_path), 'a', 0.3, 0.2)
     with pytest.raises(SystemExit, match="make_table: baseline 'zz'"):
         mt.main(['--work-dirs', str(tmp_path / 'a'), '--baseline', 'zz'])
+
+
+def test_seed_rows_mean_std_and_paired_deltas(tmp_path):
+    """``<run>/seed<k>/metrics.json`` rows: mean±std, deltas paired by seed
+    with their standard error, '*' beyond two standard errors."""
+    root = str(tmp_path)
+    # box AP: the seed shifts both rows alike; the method is +1.0 on seed0
+    # and +2.0 on seed1 and seed2: paired mean 5/3 = 1.67, std
+    # sqrt(((-2/3)^2 + 2 (1/3)^2) / 2) = 0.577, se 0.333 -> marked.
+    # mask AP: differences +1, -1, +3: mean 1.0, std 2.0, se 1.155 -> 1.0 is
+    # not beyond 2.31, no mark.
+    base = {0: (0.300, 0.200), 1: (0.320, 0.220), 2: (0.340, 0.200)}
+    meth = {0: (0.310, 0.210), 1: (0.340, 0.210), 2: (0.360, 0.230)}
+    for name, values in (('base', base), ('meth', meth)):
+        for seed, (bbox, segm) in values.items():
+            write_run(osp.join(root, name), f'seed{seed}', bbox, segm)
+    # a seed only the method has does not enter the paired delta
+    write_run(osp.join(root, 'meth'), 'seed3', 0.9, 0.9)
+    table = mt.make_table(
+        work_dirs=[osp.join(root, 'base'), osp.join(root, 'meth')],
+        metrics=['bbox_mAP', 'segm_mAP'],
+        baseline='base')
+    assert table.rows[0].seeds.keys() == {'seed0', 'seed1', 'seed2'}
+    # base box AP: mean 32.0, std 2.0; mask AP mean 20.67, std 1.15
+    assert table.cells[0] == ['32.0±2.0', '20.7±1.2']
+    # meth box AP over its four seeds: (31 + 34 + 36 + 90) / 4 = 47.75,
+    # deviations -16.75, -13.75, -11.75, 42.25: std sqrt(2392.75 / 3) = 28.2;
+    # mask AP (21 + 21 + 23 + 90) / 4 = 38.75, deviations -17.75, -17.75,
+    # -15.75, 51.25: std sqrt(3504.75 / 3) = 34.2
+    assert table.cells[1][0] == '47.8±28.2 (+1.7±0.3*)'
+    assert table.cells[1][1] == '38.8±34.2 (+1.0±1.2)'
+    assert table.deltas[1] == [1.7, 1.0]
+    assert table.delta_ses[1] == [0.3, 1.2]
+    md = table.to_markdown()
+    assert 'paired by seed' in md and 'two standard errors' in md
+    rows = list(csv.DictReader(io.StringIO(table.to_csv())))
+    assert rows[1]['box AP seeds'] == '4'
+    assert float(rows[1]['box AP delta se']) == 0.3
+
+
+def test_single_seed_rows_show_no_spread(tmp_path):
+    root = str(tmp_path)
+    write_run(osp.join(root, 'base'), 'seed0', 0.30, 0.20)
+    write_run(osp.join(root, 'meth'), 'seed0', 0.33, 0.19)
+    table = mt.make_table(
+        work_dirs=[osp.join(root, 'base'), osp.join(root, 'meth')],
+        metrics=['bbox_mAP', 'segm_mAP'],
+        baseline='base')
+    assert table.cells == [['30.0', '20.0'], ['33.0 (+3.0)', '19.0 (-1.0)']]
+    assert 'paired by seed' not in table.to_markdown()

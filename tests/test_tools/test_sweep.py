@@ -223,6 +223,13 @@ FAKE_TRAIN = textwrap.dedent('''\
     os.makedirs(a.work_dir, exist_ok=True)
     with open(os.path.join(a.work_dir, 'calls.txt'), 'a') as f:
         f.write(' '.join(['train'] + sys.argv[2:]) + '\\n')
+    if ns.get('real_ckpt'):  # a shared start: a loadable checkpoint
+        import torch
+        ckpt = os.path.join(a.work_dir, 'epoch_1.pth')
+        torch.save(dict(meta=dict(epoch=1), state_dict=dict(
+            w=torch.full((2,), 3.0)), optimizer=dict()), ckpt)
+        open(os.path.join(a.work_dir, 'last_checkpoint'), 'w').write(ckpt)
+        sys.exit(0)
     if ns.get('broken'):
         print('Traceback (most recent call last):')
         print('KeyError: broken config')
@@ -396,3 +403,79 @@ def test_sweep_force_options_and_dry_run(family, capsys):
     assert sorted(s.rsplit('-', 1)[0]
                   for s in superseded) == ['abl_base_toy', 'abl_k1_toy']
     assert len(calls(root, 'abl_k1_toy')) == 2  # fresh work dir
+
+
+START_CFG = textwrap.dedent('''\
+    train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
+    train_dataloader = dict(dataset=dict(data_root='{root}/data/',
+                                         ann_file='train.json'))
+    ap = 0.2
+    real_ckpt = True
+    ''')
+
+
+def test_sweep_seeds_and_shared_start(family, capsys):
+    """--start trains the start once, every run of every seed fine-tunes
+    from it; a changed train set rebuilds the start and retrains the runs."""
+    import torch
+    root = family
+    (root / 'data').mkdir()
+    (root / 'data' / 'train.json').write_text('{"images": [1]}')
+    start_cfg = root / 'start_toy.py'
+    start_cfg.write_text(START_CFG.format(root=root))
+    argv = sweep_argv(root, '--seeds', '2', '--start', str(start_cfg))
+    argv[0] = str(root / 'configs' / 'abl_[bk][a1]*_toy.py')
+    assert sweep.main(argv) == 0
+    out = capsys.readouterr().out
+    start_dir = root / 'work_dirs' / '_start' / 'start_toy'
+    start_ckpt = start_dir / 'start.pth'
+    assert '[start] start_toy: train (new run)' in out
+    # weights and meta only, loadable with weights_only=True
+    loaded = torch.load(start_ckpt, weights_only=True)
+    assert set(loaded) == {'meta', 'state_dict'}
+    assert torch.equal(loaded['state_dict']['w'], torch.full((2, ), 3.0))
+    fingerprint = json.load(open(start_dir / 'start.json'))['fingerprint']
+    assert loaded['meta']['start_fingerprint'] == fingerprint
+    # seed after seed, each config once per seed, into <name>/seed<k>
+    order = [
+        line.split(']', 1)[1].split(':')[0].strip()
+        for line in out.splitlines() if line.startswith('[') and '/4]' in line
+    ]
+    assert order == [
+        'abl_base_toy seed0', 'abl_k1_toy seed0', 'abl_base_toy seed1',
+        'abl_k1_toy seed1'
+    ]
+    assert 'eta after the first run' in out and 'eta ~0:00:' in out
+    train_call = calls(root, 'abl_k1_toy/seed1')[0]
+    assert train_call.endswith(
+        f'--cfg-options randomness.seed=1 load_from={start_ckpt}')
+    assert json.load(
+        open(root / 'work_dirs' / 'abl_k1_toy' / 'seed1' /
+             'sweep_status.json'))['start_fingerprint'] == fingerprint
+    # the table aggregates the seeds (the fake runs' AP is seed-free)
+    assert '| abl_k1_toy | 35.0±0.0 (+5.0±0.0*) |' in out
+
+    # same command: the start is cached, every run skipped
+    assert sweep.main(argv) == 0
+    out = capsys.readouterr().out
+    assert '[start] start_toy: up to date' in out
+    assert out.count(': skip (trained and tested)') == 4
+    assert len(calls(root, 'abl_k1_toy/seed1')) == 2
+
+    # the generator changed the train set: new start, runs retrained
+    (root / 'data' / 'train.json').write_text('{"images": [1, 2]}')
+    assert sweep.main(argv) == 0
+    out = capsys.readouterr().out
+    assert '[start] start_toy: train (its config or train data changed)' \
+        in out
+    assert out.count(': train (trained from another start)') == 4
+    assert json.load(open(start_dir / 'start.json'))['fingerprint'] != \
+        fingerprint
+    superseded = os.listdir(root / 'work_dirs' / '_superseded')
+    assert any(s.startswith('_start-start_toy-') for s in superseded)
+    assert any(s.startswith('abl_k1_toy-seed1-') for s in superseded)
+
+    # a start without its data is a clear error, not a crash
+    os.remove(root / 'data' / 'train.json')
+    assert sweep.main(argv) == 1
+    assert 'train.json, which does not exist' in capsys.readouterr().err

@@ -29,6 +29,13 @@ Choices where the papers leave room:
 * CSV cells hold plain numbers (no '—', no parentheses): a metric column,
   then ``<name> delta`` / ``<name> ratio`` when a baseline is given; missing
   values are empty cells.
+* Seeds: a work dir without a ``metrics.json`` of its own but with
+  ``seed<k>/metrics.json`` records (``tools/sweep.py --seeds N``) is one row
+  whose cells show ``mean±std`` over the seeds; its difference to the
+  baseline is paired by seed (the mean of the per-seed differences over the
+  seeds both rows have, ``±`` its standard error) and marked ``*`` when the
+  mean exceeds two standard errors (:mod:`mmext.utils.seed_stats`). CSV
+  cells then add ``<name> std``, ``<name> delta se`` and ``<name> seeds``.
 * ``--configs a.py=Label`` (or ``--work-dirs DIR=Label``) sets a row's
   display name; otherwise it is the config name (``--configs``, ``--records``)
   or the work dir's name (``--work-dirs``, so that two work dirs of one
@@ -52,6 +59,7 @@ from mmext.utils.atomic_io import atomic_write_text  # noqa: E402
 from mmext.utils.run_records import (
     METRICS_FILENAME,  # noqa: E402
     read_metrics_record)
+from mmext.utils.seed_stats import mean_std, paired_delta  # noqa: E402
 
 MISSING = '\u2014'  # em dash, as in papers
 
@@ -67,6 +75,12 @@ METRIC_NAMES: Dict[str, str] = {
         f'coco/segm_{s}': f'mask {n}'
         for s, n in _COCO_SUFFIXES
     },
+    'coco/boundary_mAP': 'boundary AP',
+    'coco/boundary_mAP_50': 'boundary AP50',
+    'coco/boundary_mAP_75': 'boundary AP75',
+    'coco/huddled_segm_mAP': 'huddled mask AP',
+    'coco/huddled_segm_mAP_50': 'huddled mask AP50',
+    'coco/huddled_segm_mAP_75': 'huddled mask AP75',
     'voc/mAPr_50': 'mAPr@0.5',
     'voc/mAPr_75': 'mAPr@0.75',
     'voc/ABO': 'ABO',
@@ -94,29 +108,48 @@ class Column:
     kind: str = 'metric'  # 'metric' | 'speed'
 
 
+def _record_value(record: dict, column: Column) -> Optional[float]:
+    if column.kind == 'speed':
+        value = (record.get('speed') or {}).get(column.key)
+    else:
+        value = record.get('metrics', {}).get(column.key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if math.isnan(value) or value < 0:  # COCO reports -1 for 'no GT'
+        return None
+    return float(value)
+
+
 @dataclass
 class Row:
-    """One table row: a run and its record (None when the run has none)."""
+    """One table row: a run and its record (None when the run has none).
+
+    A row of several seeds keeps every seed's record in ``seeds`` (seed name
+    -> record) and ``record`` is the first of them.
+    """
     name: str
     record: Optional[dict]
     source: str = ''
+    seeds: Dict[str, dict] = field(default_factory=dict)
 
     @property
     def missing(self) -> bool:
         return self.record is None
 
+    def values(self, column: Column) -> Dict[str, float]:
+        """Seed name -> value (``{'': value}`` for a single record)."""
+        records = self.seeds or ({'': self.record} if self.record else {})
+        out = {}
+        for seed, record in records.items():
+            value = _record_value(record, column)
+            if value is not None:
+                out[seed] = value
+        return out
+
     def value(self, column: Column) -> Optional[float]:
-        if self.record is None:
-            return None
-        if column.kind == 'speed':
-            value = (self.record.get('speed') or {}).get(column.key)
-        else:
-            value = self.record.get('metrics', {}).get(column.key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None
-        if math.isnan(value) or value < 0:  # COCO reports -1 for 'no GT'
-            return None
-        return float(value)
+        """The value, or its mean over the seeds that have it."""
+        values = self.values(column)
+        return mean_std(list(values.values()))[0] if values else None
 
 
 @dataclass
@@ -128,6 +161,12 @@ class Table:
     numbers: List[List[Optional[float]]]  # shown (scaled, rounded) values
     deltas: List[List[Optional[float]]]  # difference/ratio to the baseline
     baseline: Optional[str] = None
+    # over seeds (None for single-seed cells): std, standard error of the
+    # paired difference, number of seeds
+    stds: List[List[Optional[float]]] = field(default_factory=list)
+    delta_ses: List[List[Optional[float]]] = field(default_factory=list)
+    counts: List[List[int]] = field(default_factory=list)
+    share: bool = False
     title: Optional[str] = None
     warnings: List[str] = field(default_factory=list)
 
@@ -150,31 +189,58 @@ class Table:
                      '|')
         for row, cells in zip(self.rows, self.cells):
             lines.append('| ' + ' | '.join([esc(row.name)] + cells) + ' |')
-        if any(d is not None for row in self.deltas for d in row):
-            lines += [
-                '', f'Differences in parentheses are to '
-                f'`{self.baseline}`.'
-            ]
+        notes = []
+        if self.share:
+            notes.append('Percentages in parentheses are shares of '
+                         f'`{self.baseline}`.')
+        elif any(d is not None for row in self.deltas for d in row):
+            notes.append('Differences in parentheses are to '
+                         f'`{self.baseline}`.')
+        if self.multi_seed:
+            notes.append('Cells are mean±std over seeds.')
+            if self.baseline and not self.share:
+                notes.append('Differences are paired by seed, ± their '
+                             'standard error, * where the mean difference '
+                             'exceeds two standard errors.')
+        if notes:
+            lines += ['', ' '.join(notes)]
         return '\n'.join(lines) + '\n'
+
+    @property
+    def multi_seed(self) -> bool:
+        return any(n > 1 for row in self.counts for n in row)
 
     def to_csv(self) -> str:
         """Plain numbers; ``<name> delta``/``<name> ratio`` beside each
         column when a baseline is set; empty cells for missing values."""
+        seeds = self.multi_seed
         header = ['config']
         for column in self.columns:
             header.append(column.name)
+            if seeds:
+                header += [column.name + ' std', column.name + ' seeds']
             if self.baseline:
                 header.append(column.name + (
                     ' ratio' if column.kind == 'speed' else ' delta'))
+                if seeds:
+                    header.append(column.name + ' delta se')
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator='\n')
         writer.writerow(header)
-        for row, numbers, deltas in zip(self.rows, self.numbers, self.deltas):
+
+        def plain(x: Optional[float]) -> str:
+            return '' if x is None else _plain(x)
+
+        for i, row in enumerate(self.rows):
             out = [row.name]
-            for number, delta in zip(numbers, deltas):
-                out.append('' if number is None else _plain(number))
+            for j in range(len(self.columns)):
+                out.append(plain(self.numbers[i][j]))
+                if seeds:
+                    out += [plain(self.stds[i][j]), str(self.counts[i][j])]
                 if self.baseline:
-                    out.append('' if delta is None else _plain(delta))
+                    out.append(plain(self.deltas[i][j]))
+                    if seeds:
+                        out.append(plain(self.delta_ses[i][j]))
             writer.writerow(out)
         return buf.getvalue()
 
@@ -246,7 +312,26 @@ def _split_label(entry: str) -> Tuple[str, Optional[str]]:
     return entry, None
 
 
+def _seed_dirs(work_dir: str) -> List[str]:
+    """``seed<k>`` subdirectories of a work dir, by k."""
+    dirs = [
+        d for d in glob.glob(osp.join(work_dir, 'seed*'))
+        if osp.isdir(d) and osp.basename(d)[4:].isdigit()
+    ]
+    return sorted(dirs, key=lambda d: int(osp.basename(d)[4:]))
+
+
 def _load_row(name: str, path: str, warn: List[str]) -> Row:
+    seed_dirs = [] if osp.isfile(path) else _seed_dirs(osp.dirname(path))
+    if seed_dirs:
+        seeds = {}
+        for seed_dir in seed_dirs:
+            row = _load_row(f'{name} ({osp.basename(seed_dir)})',
+                            osp.join(seed_dir, METRICS_FILENAME), warn)
+            if row.record is not None:
+                seeds[osp.basename(seed_dir)] = row.record
+        if seeds:
+            return Row(name, next(iter(seeds.values())), path, seeds)
     try:
         record = read_metrics_record(path)
     except FileNotFoundError:
@@ -359,6 +444,7 @@ def build_table(rows: Sequence[Row],
                 metrics: Optional[Sequence[str]] = None,
                 baseline: Optional[str] = None,
                 speed: bool = False,
+                share: bool = False,
                 sort_by: Optional[str] = None,
                 ascending: Optional[bool] = None,
                 precision: int = 1,
@@ -373,6 +459,8 @@ def build_table(rows: Sequence[Row],
             Defaults to box and mask AP, AP50, AP75, APs, APm, APl.
         baseline: Row name to show differences/ratios against.
         speed: Add training s/iter and test img/s columns.
+        share: Show each metric as a percentage of the baseline's (e.g. of
+            a fully supervised upper bound) instead of the difference.
         sort_by: ``name`` or a metric entry; rows keep their order if None.
             Missing values go last. The baseline row always comes first.
         ascending: Sort direction; default descending for metrics (best
@@ -468,24 +556,50 @@ def build_table(rows: Sequence[Row],
         rows = [rows[base_idx]] + rows[:base_idx] + rows[base_idx + 1:]
         base_idx = 0
 
-    cells, numbers, deltas = [], [], []
+    cells, numbers, deltas, stds, delta_ses, counts = [], [], [], [], [], []
     for row in rows:
         row_cells, row_numbers, row_deltas = [], [], []
+        row_stds, row_ses, row_counts = [], [], []
         for j, column in enumerate(columns):
             value = shown(row, j)
-            base = (shown(rows[base_idx], j) if base_idx is not None else None)
+            base_row = rows[base_idx] if base_idx is not None else None
+            base = shown(base_row, j) if base_row is not None else None
             decimals = (
                 precision
                 if column.kind == 'metric' else SPEED_COLUMNS[column.key][1])
+            per_seed = row.values(column)
+            row_counts.append(len(per_seed))
+            row_stds.append(None)
+            row_ses.append(None)
             if value is None:
                 row_cells.append(MISSING)
                 row_numbers.append(None)
                 row_deltas.append(None)
                 continue
             text = _fmt(value, decimals)
+            if len(per_seed) > 1:
+                std = mean_std(list(per_seed.values()))[1] * scales[j]
+                row_stds[-1] = round(std, decimals)
+                text += f'±{std:.{decimals}f}'
             delta = None
-            if base is not None and row is not rows[base_idx]:
-                if column.kind == 'metric':
+            if base is not None and row is not base_row:
+                if column.kind == 'metric' and share:
+                    if base > 0:  # e.g. the share of an upper bound
+                        delta = round(100 * value / base)
+                        text += f' ({delta:.0f}%)'
+                elif column.kind == 'metric' and (row.seeds or
+                                                  base_row.seeds):
+                    # paired by seed, on the unrounded values
+                    paired = paired_delta(per_seed, base_row.values(column))
+                    if paired is not None:
+                        delta = round(paired.mean * scales[j], decimals) + 0.0
+                        text += f' ({delta:+.{decimals}f}'
+                        if paired.se is not None:
+                            se = paired.se * scales[j]
+                            row_ses[-1] = round(se, decimals)
+                            text += f'±{se:.{decimals}f}'
+                        text += '*)' if paired.significant else ')'
+                elif column.kind == 'metric':
                     delta = round(value - base, decimals)
                     if delta == 0:
                         delta = 0.0  # no '-0.0'
@@ -499,12 +613,19 @@ def build_table(rows: Sequence[Row],
         cells.append(row_cells)
         numbers.append(row_numbers)
         deltas.append(row_deltas)
+        stds.append(row_stds)
+        delta_ses.append(row_ses)
+        counts.append(row_counts)
     return Table(
         columns=columns,
         rows=rows,
         cells=cells,
         numbers=numbers,
         deltas=deltas,
+        stds=stds,
+        delta_ses=delta_ses,
+        counts=counts,
+        share=share,
         baseline=rows[base_idx].name if base_idx is not None else None,
         title=title,
         warnings=warn)
@@ -572,6 +693,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='add train s/iter and test img/s (ratios to the baseline)')
     parser.add_argument(
+        '--share',
+        action='store_true',
+        help='with --baseline: show metrics as a percentage of the '
+        "baseline's (e.g. of an upper bound) instead of differences")
+    parser.add_argument(
         '--sort-by', help="'name' or a metric; default: the given order")
     order = parser.add_mutually_exclusive_group()
     order.add_argument(
@@ -615,6 +741,7 @@ def _main_table(args: argparse.Namespace) -> Table:
         metrics=args.metrics,
         baseline=args.baseline,
         speed=args.speed,
+        share=args.share,
         sort_by=args.sort_by,
         ascending=args.ascending,
         precision=args.precision,
