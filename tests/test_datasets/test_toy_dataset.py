@@ -80,3 +80,44 @@ def test_contents(tmp_path):
 
     assert any(has_hole(a) for a in coco['annotations']
                if a['category_id'] == 4)
+
+
+def test_mark_huddled_by_box_iou():
+    from mmext.datasets.toy import HUDDLED_BOX_IOU, mark_huddled
+    assert HUDDLED_BOX_IOU == 0.3
+    anns = [
+        dict(bbox=[0, 0, 10, 10]),
+        # overlaps the first by 5x10: IoU 50 / (100 + 100 - 50) = 1/3 > 0.3
+        dict(bbox=[5, 0, 10, 10]),
+        # x 9-19 against the second's 5-15: 6 wide, IoU 60 / 140 = 0.43
+        dict(bbox=[9, 0, 10, 10]),
+        # overlaps the third by 3x10: IoU 30 / 170 = 0.18 -> not huddled
+        dict(bbox=[16, 0, 10, 10]),
+        dict(bbox=[100, 100, 5, 5]),  # alone
+    ]
+    mark_huddled(anns)
+    assert [a['huddled'] for a in anns] == [True, True, True, False, False]
+    anns = [dict(bbox=[0, 0, 10, 10]), dict(bbox=[7, 0, 10, 10])]
+    mark_huddled(anns)  # 30 / 170 = 0.18
+    assert [a['huddled'] for a in anns] == [False, False]
+    single = [dict(bbox=[0, 0, 4, 4])]
+    mark_huddled(single)
+    assert single[0]['huddled'] is False
+
+
+def test_generated_huddled_flags_match_the_boxes(tmp_path):
+    ann_files = generate_toy_dataset(str(tmp_path), 30, 2, seed=1)
+    with open(ann_files['train']) as f:
+        coco = json.load(f)
+    by_image = {}
+    for ann in coco['annotations']:
+        by_image.setdefault(ann['image_id'], []).append(ann)
+    flagged = 0
+    for anns in by_image.values():
+        boxes = [a['bbox'] for a in anns]
+        ious = mask_util.iou(boxes, boxes, [0] * len(boxes))
+        for i, ann in enumerate(anns):
+            others = [ious[i, j] for j in range(len(anns)) if j != i]
+            assert ann['huddled'] == any(v > 0.3 for v in others)
+            flagged += ann['huddled']
+    assert 0 < flagged < len(coco['annotations'])
