@@ -50,8 +50,12 @@ Seeds and a shared start (the toy benchmark's protocol):
   single-seed tables. The table then shows mean±std and deltas paired by
   seed (``make_table.py``).
 * ``--start CONFIG`` first trains CONFIG once into
-  ``<work-dir-root>/_start/<name>/`` and every run fine-tunes from its
-  weights (``load_from=<that dir>/start.pth``). The start is fingerprinted
+  ``<work-dir-root>/_start/<name>/`` and every run whose config loads a
+  checkpoint fine-tunes from its weights (``load_from=<that dir>/start.pth``;
+  a config with ``load_from = None``, such as the box-supervised ones that
+  take only parts of the start through ``Pretrained`` init_cfgs, keeps its
+  own references, which name the default ``work_dirs/_start/...``). The
+  start is fingerprinted
   by its merged config and its train annotation file (so a changed
   generator rebuilds it) and rebuilt only when that changes; a run trained
   from another start (or from none) is retrained.
@@ -196,6 +200,16 @@ def final_checkpoint_name(
         return f'epoch_{max_epochs}.pth' if max_epochs else None
     max_iters = train_cfg.get('max_iters')
     return f'iter_{max_iters}.pth' if max_iters else None
+
+
+def _config_load_from(config: str) -> Optional[str]:
+    """The config's ``load_from`` (None also when it does not parse)."""
+    try:
+        from mmengine.config import Config
+        return Config.fromfile(
+            config, import_custom_modules=False).get('load_from')
+    except Exception:  # noqa: BLE001 - training reports the real error
+        return None
 
 
 @dataclass
@@ -789,7 +803,7 @@ def run_sweep(configs: Sequence[str],
         plan.seed = seed
         if seed is not None:
             plan.cfg_options.append(f'randomness.seed={seed}')
-        if start_ckpt is not None:
+        if start_ckpt is not None and _config_load_from(config) is not None:
             plan.cfg_options.append(f'load_from={start_ckpt}')
         pending = [config_name(c) for c, _ in jobs[i - 1:]]
         eta = _sweep_eta(pending, durations, time.time() - sweep_start)

@@ -423,6 +423,12 @@ def test_sweep_seeds_and_shared_start(family, capsys):
     (root / 'data' / 'train.json').write_text('{"images": [1]}')
     start_cfg = root / 'start_toy.py'
     start_cfg.write_text(START_CFG.format(root=root))
+    # the baseline loads a checkpoint (the start replaces it); the k1
+    # variant takes parts of the start itself (load_from = None)
+    with open(root / 'configs' / 'abl_base_toy.py', 'a') as f:
+        f.write("load_from = 'work_dirs/_start/start_toy/start.pth'\n")
+    with open(root / 'configs' / 'abl_k1_toy.py', 'a') as f:
+        f.write('load_from = None\n')
     argv = sweep_argv(root, '--seeds', '2', '--start', str(start_cfg))
     argv[0] = str(root / 'configs' / 'abl_[bk][a1]*_toy.py')
     assert sweep.main(argv) == 0
@@ -446,9 +452,10 @@ def test_sweep_seeds_and_shared_start(family, capsys):
         'abl_k1_toy seed1'
     ]
     assert 'eta after the first run' in out and 'eta ~0:00:' in out
-    train_call = calls(root, 'abl_k1_toy/seed1')[0]
-    assert train_call.endswith(
+    assert calls(root, 'abl_base_toy/seed1')[0].endswith(
         f'--cfg-options randomness.seed=1 load_from={start_ckpt}')
+    assert calls(root, 'abl_k1_toy/seed1')[0].endswith(
+        '--cfg-options randomness.seed=1')
     assert json.load(
         open(root / 'work_dirs' / 'abl_k1_toy' / 'seed1' /
              'sweep_status.json'))['start_fingerprint'] == fingerprint
