@@ -165,6 +165,10 @@ def test_toy_config_runs_with_runner(config_file, toy_data_root, tmp_path):
     cfg = Config.fromfile(config_file)
     cfg.work_dir = str(tmp_path / 'work_dir')
     _point_to_data_root(cfg, toy_data_root)
+    # the toy benchmark's shared start is not built here (load_from and the
+    # weakly configs' Pretrained parts of it); test_toy_start.py loads one
+    cfg.load_from = None
+    strip_pretrained(cfg.model)
     # one iteration of training, then a validation over the tiny val split
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=1, val_interval=1)
     cfg.param_scheduler = []

@@ -8,10 +8,12 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     # checkpoints are written atomically (temp file + rename), see
     # mmext/utils/checkpoint.py
+    # the toy schedules are iteration-based; each sets the interval
     checkpoint=dict(
         type='CheckpointHook',
-        interval=4,
-        max_keep_ckpts=2,
+        by_epoch=False,
+        interval=100,
+        max_keep_ckpts=1,
         backend_args=dict(backend='local_atomic')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
@@ -25,7 +27,7 @@ env_cfg = dict(
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
     type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
+log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)
 
 log_level = 'INFO'
 load_from = None

@@ -4,6 +4,10 @@
 # regression with shrinking target stds). The parent of the toy MaskPlus+.
 # Same toy schedule as every toy method, so MaskPlus+' 1.5x longer training
 # is not applied on the toy set.
+# `load_from` (the toy benchmark's shared start, a trained toy Mask R-CNN)
+# fills the backbone, neck and RPN; the stage heads start from scratch, since
+# mmdet's CascadeRoIHead cannot take single-stage heads (MaskPlus+ can:
+# init_stages_from_single_stage).
 _base_ = '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py'
 
 model = dict(

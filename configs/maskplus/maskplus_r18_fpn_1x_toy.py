@@ -3,7 +3,8 @@
 # CPU runs and the toy benchmark. Widths follow the toy model: the paper's
 # 720-512-512-256 context stack over 256-channel RoI features becomes
 # 180-128-128-64 over 64 channels; the DPM uses the head's 64 channels.
-# Biased training covers the first half of the schedule (epochs 0-2 of 6).
+# Biased training covers the first half of the schedule (iterations
+# 0-149 of 300).
 _base_ = '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py'
 
 model = dict(
@@ -20,6 +21,6 @@ custom_hooks = [
     dict(
         type='BiasedLossHook',
         alpha=1.5,
-        end=_base_.max_epochs // 2,
-        by_epoch=True)
+        end=_base_.max_iters // 2,
+        by_epoch=False)
 ]

@@ -72,7 +72,6 @@ from typing import List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
-from mmengine.logging import print_log
 from mmengine.structures import InstanceData
 from torch import Tensor
 
@@ -87,6 +86,7 @@ from mmdet.structures.bbox import bbox2roi, get_box_tensor
 from mmdet.structures.mask import mask_target
 from mmdet.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig
 from ..roi_extractors import ShapeAwareRoIExtractor
+from .state_dict_init import copy_missing_prefixes
 
 
 @MODELS.register_module()
@@ -224,19 +224,11 @@ class MaskRefiningRoIHead(StandardRoIHead):
         Mask R-CNN state dict initialises the refining heads as in the paper.
         """
         if self.init_refine_from_vanilla:
-            for src, dst in (('bbox_head.', 'refine_bbox_head.'),
-                             ('mask_head.', 'refine_mask_head.')):
-                src, dst = prefix + src, prefix + dst
-                if any(k.startswith(dst) for k in state_dict):
-                    continue
-                copied = [k for k in list(state_dict) if k.startswith(src)]
-                for key in copied:
-                    state_dict[dst + key[len(src):]] = state_dict[key]
-                if copied:
-                    print_log(
-                        f'MaskRefiningRoIHead: initialised {dst}* from '
-                        f'{src}* ({len(copied)} tensors)',
-                        logger='current')
+            copy_missing_prefixes(
+                state_dict,
+                [(prefix + 'bbox_head.', prefix + 'refine_bbox_head.'),
+                 (prefix + 'mask_head.', prefix + 'refine_mask_head.')],
+                'MaskRefiningRoIHead')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ------------------------------------------------------------------

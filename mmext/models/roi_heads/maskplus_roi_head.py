@@ -29,6 +29,7 @@ from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, InstanceList
+from .state_dict_init import copy_missing_prefixes
 
 
 class MaskPlusContextMixin:
@@ -171,7 +172,41 @@ class MaskPlusCascadeRoIHead(MaskPlusContextMixin, CascadeRoIHead):
     full-image context (MaskPlus+, Sec. 4.9: MaskPlus on a cascade Mask
     R-CNN). Each stage's mask head computes its own context with its own
     conv stack from the same pooled full-image RoI.
+
+    Args:
+        *args: :class:`CascadeRoIHead`'s arguments.
+        init_stages_from_single_stage (bool): When a state dict of a
+            single-stage model (a Mask R-CNN: ``bbox_head.*``,
+            ``mask_head.*``) is loaded, copy its box and mask heads into
+            every stage, as a cascade fine-tuned from a trained Mask R-CNN
+            starts (the toy benchmark's protocol). Layers whose shapes differ
+            (the class-agnostic regression layer, layers only MaskPlus has)
+            keep their own initialisation. A cascade checkpoint loads as
+            usual. Defaults to False.
+        **kwargs: :class:`CascadeRoIHead`'s keyword arguments.
     """
+
+    def __init__(self,
+                 *args,
+                 init_stages_from_single_stage: bool = False,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.init_stages_from_single_stage = init_stages_from_single_stage
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        """Expand a single-stage model's heads into every stage (see
+        ``init_stages_from_single_stage``)."""
+        if self.init_stages_from_single_stage:
+            mapping = [(prefix + f'{head}.', prefix + f'{head}.{stage}.')
+                       for head in ('bbox_head', 'mask_head')
+                       for stage in range(self.num_stages)]
+            # the single-stage keys are now loaded as the stages' copies;
+            # left in place they would be reported as unexpected
+            for key in copy_missing_prefixes(state_dict, mapping,
+                                             type(self).__name__):
+                del state_dict[key]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _mask_forward(self, stage: int, x: Tuple[Tensor],
                       rois: Tensor) -> dict:
