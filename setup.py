@@ -13,6 +13,7 @@ Build without build isolation so that the installed torch is used::
 import glob
 import os
 import os.path as osp
+import sys
 
 from setuptools import find_packages, setup
 
@@ -61,6 +62,15 @@ def get_extensions() -> list:
     # no -std flag: torch's BuildExtension adds the standard its headers
     # need (C++20 for torch 2.13, C++17 for older releases)
     extra_compile_args = {'cxx': ['-O3']}
+    extra_link_args = []
+    if torch.backends.openmp.is_available() and sys.platform != 'darwin':
+        # at::parallel_for, the CPU kernels' threading, is header-inline
+        # OpenMP in torch's builds: without -fopenmp its `omp parallel` is
+        # compiled out and the kernels run on one thread. The libgomp.so.1
+        # this links is the one torch has already loaded, so
+        # torch.set_num_threads governs the kernels' threads too.
+        extra_compile_args['cxx'].append('-fopenmp')
+        extra_link_args.append('-fopenmp')
 
     with_cuda = (torch.cuda.is_available() or os.getenv('FORCE_CUDA', '0')
                  == '1') and CUDA_HOME is not None and torch.version.cuda
@@ -89,7 +99,8 @@ def get_extensions() -> list:
             depends=depends,
             include_dirs=include_dirs,
             define_macros=define_macros,
-            extra_compile_args=extra_compile_args)
+            extra_compile_args=extra_compile_args,
+            extra_link_args=extra_link_args)
     ]
 
 

@@ -5,7 +5,8 @@
 # (training <= 1.15x, inference <= 1.10x of the baseline on CPU) the
 # threshold branch is narrow (8 channels; P2 is reduced by a bias-free 1x1
 # conv before the 28x28 pooling) and its fusion convs are 1x1; the COCO
-# configs keep the full-width branch with 3x3 fusion.
+# configs keep the full-width branch with 3x3 fusion. Like the toy baseline's
+# RoI layers, the threshold branch's is mmext's CPU RoIAlign.
 _base_ = '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py'
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
@@ -15,7 +16,8 @@ model = dict(
         threshold_roi_source='P2',
         threshold_roi_extractor=dict(
             type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=28, sampling_ratio=0),
+            roi_layer=dict(
+                type='MMExtRoIAlign', output_size=28, sampling_ratio=0),
             out_channels=8,
             featmap_strides=[4, 8, 16, 32],
             finest_scale=16),

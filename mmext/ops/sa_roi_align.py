@@ -56,9 +56,56 @@ def _as_float32(value: float) -> float:
     return struct.unpack('f', struct.pack('f', value))[0]
 
 
-def _check_args(input: Any, rois: Any, masks: Any, output_size: Any,
-                spatial_scale: Any, sampling_ratio: Any) -> Tuple[int, int]:
+def _check_params(output_size: Any,
+                  spatial_scale: Any,
+                  sampling_ratio: Any,
+                  op: str = 'sa_roi_align') -> Tuple[int, int]:
+    """Validate the non-tensor arguments of a RoIAlign-type op.
+
+    Args:
+        output_size, spatial_scale, sampling_ratio: As in
+            :func:`sa_roi_align`.
+        op (str): The op's name in the messages.
+
+    Returns:
+        tuple[int, int]: ``(out_h, out_w)``.
+
+    Raises:
+        ValueError: A wrong value, naming the argument.
+    """
+    out_h, out_w = _pair(output_size)
+    for v in (out_h, out_w):
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ValueError(f'{op}: output_size must be a positive int or '
+                             f'a pair of them, got {output_size!r}')
+    if isinstance(sampling_ratio, bool) or not isinstance(
+            sampling_ratio, int) or sampling_ratio < 0:
+        raise ValueError(f'{op}: sampling_ratio must be an int >= 0 (0 = '
+                         f'adaptive), got {sampling_ratio!r}')
+    if not isinstance(spatial_scale, (int, float)) or isinstance(
+            spatial_scale, bool) or not math.isfinite(spatial_scale) or \
+            spatial_scale <= 0:
+        raise ValueError(f'{op}: spatial_scale must be a finite number > 0, '
+                         f'got {spatial_scale!r}')
+    return out_h, out_w
+
+
+def _check_args(input: Any,
+                rois: Any,
+                masks: Any,
+                output_size: Any,
+                spatial_scale: Any,
+                sampling_ratio: Any,
+                op: str = 'sa_roi_align') -> Tuple[int, int]:
     """Validate the arguments of :func:`sa_roi_align`.
+
+    Also used by mmext's plain RoIAlign (:mod:`mmext.ops.roi_align`), which
+    passes ``masks=None``: the mask checks are then skipped.
+
+    Args:
+        input, rois, masks, output_size, spatial_scale, sampling_ratio: As
+            in :func:`sa_roi_align`; ``masks`` may be None.
+        op (str): The op's name in the messages.
 
     Returns:
         tuple[int, int]: ``(out_h, out_w)``.
@@ -67,61 +114,109 @@ def _check_args(input: Any, rois: Any, masks: Any, output_size: Any,
         TypeError: A wrong type or dtype, naming the argument.
         ValueError: A wrong shape, device or value, naming the argument.
     """
-    for name, value in (('input', input), ('rois', rois), ('masks', masks)):
+    tensors = [('input', input), ('rois', rois)]
+    if masks is not None:
+        tensors.append(('masks', masks))
+    for name, value in tensors:
         if not isinstance(value, Tensor):
-            raise TypeError(f'sa_roi_align: {name} must be a Tensor, got '
+            raise TypeError(f'{op}: {name} must be a Tensor, got '
                             f'{type(value).__name__}')
     if input.dim() != 4:
-        raise ValueError('sa_roi_align: input must be a 4-D tensor (N, C, H, '
-                         f'W), got shape {tuple(input.shape)}')
-    if input.size(2) == 0 or input.size(3) == 0:
-        raise ValueError('sa_roi_align: input height and width must be > 0, '
+        raise ValueError(f'{op}: input must be a 4-D tensor (N, C, H, W), '
                          f'got shape {tuple(input.shape)}')
+    if input.size(2) == 0 or input.size(3) == 0:
+        raise ValueError(f'{op}: input height and width must be > 0, got '
+                         f'shape {tuple(input.shape)}')
     if rois.dim() != 2 or rois.size(1) != 5:
-        raise ValueError('sa_roi_align: rois must be (K, 5) [batch_idx, x1, '
-                         f'y1, x2, y2], got shape {tuple(rois.shape)}')
-    if masks.dim() != 3:
-        raise ValueError('sa_roi_align: masks must be a 3-D tensor (K, Hp, '
-                         f'Wp), got shape {tuple(masks.shape)}')
-    if masks.size(0) != rois.size(0):
-        raise ValueError(f'sa_roi_align: masks has {masks.size(0)} masks but '
-                         f'rois has {rois.size(0)} RoIs (masks must be (K, '
-                         f'Hp, Wp) with K = rois.size(0))')
-    if masks.size(1) == 0 or masks.size(2) == 0:
-        raise ValueError('sa_roi_align: masks height and width must be > 0, '
-                         f'got shape {tuple(masks.shape)}')
+        raise ValueError(f'{op}: rois must be (K, 5) [batch_idx, x1, y1, x2, '
+                         f'y2], got shape {tuple(rois.shape)}')
+    if masks is not None:
+        if masks.dim() != 3:
+            raise ValueError(f'{op}: masks must be a 3-D tensor (K, Hp, Wp), '
+                             f'got shape {tuple(masks.shape)}')
+        if masks.size(0) != rois.size(0):
+            raise ValueError(
+                f'{op}: masks has {masks.size(0)} masks but rois has '
+                f'{rois.size(0)} RoIs (masks must be (K, Hp, Wp) with K = '
+                f'rois.size(0))')
+        if masks.size(1) == 0 or masks.size(2) == 0:
+            raise ValueError(f'{op}: masks height and width must be > 0, '
+                             f'got shape {tuple(masks.shape)}')
     if input.dtype not in _FLOAT_DTYPES:
-        raise TypeError('sa_roi_align: input must be float16, float32 or '
-                        f'float64, got {input.dtype}')
-    for name, value in (('rois', rois), ('masks', masks)):
+        raise TypeError(f'{op}: input must be float16, float32 or float64, '
+                        f'got {input.dtype}')
+    for name, value in tensors[1:]:
         if value.dtype != input.dtype:
             raise TypeError(
-                f'sa_roi_align: {name} dtype {value.dtype} does not match '
-                f'input dtype {input.dtype}; convert it with '
+                f'{op}: {name} dtype {value.dtype} does not match input '
+                f'dtype {input.dtype}; convert it with '
                 f'`{name}.to(input.dtype)`')
         if value.device != input.device:
-            raise ValueError(
-                f'sa_roi_align: {name} is on {value.device} but input is on '
-                f'{input.device}')
+            raise ValueError(f'{op}: {name} is on {value.device} but input '
+                             f'is on {input.device}')
     if input.device.type not in ('cpu', 'cuda'):
-        raise ValueError('sa_roi_align: input must be on a CPU or CUDA '
-                         f'device, got {input.device}')
+        raise ValueError(f'{op}: input must be on a CPU or CUDA device, got '
+                         f'{input.device}')
+    return _check_params(output_size, spatial_scale, sampling_ratio, op)
 
-    out_h, out_w = _pair(output_size)
-    for v in (out_h, out_w):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError('sa_roi_align: output_size must be a positive '
-                             f'int or a pair of them, got {output_size!r}')
-    if isinstance(sampling_ratio, bool) or not isinstance(
-            sampling_ratio, int) or sampling_ratio < 0:
-        raise ValueError('sa_roi_align: sampling_ratio must be an int >= 0 '
-                         f'(0 = adaptive), got {sampling_ratio!r}')
-    if not isinstance(spatial_scale, (int, float)) or isinstance(
-            spatial_scale, bool) or not math.isfinite(spatial_scale) or \
-            spatial_scale <= 0:
-        raise ValueError('sa_roi_align: spatial_scale must be a finite '
-                         f'number > 0, got {spatial_scale!r}')
-    return out_h, out_w
+
+def _ext_forward(ctx: Any, input: Tensor, rois: Tensor,
+                 masks: Optional[Tensor], output_size: Tuple[int, int],
+                 spatial_scale: float, sampling_ratio: int,
+                 aligned: bool) -> Tensor:
+    """Run the compiled forward and keep on ``ctx`` what
+    :func:`_ext_backward` needs.
+
+    ``masks=None`` runs the kernels without a mask (plain RoIAlign, CPU
+    only), shared with :class:`mmext.ops.MMExtRoIAlignFunction`.
+
+    Returns:
+        Tensor: RoI features of shape (K, C, out_h, out_w).
+    """
+    ext = load_ext(_EXT_FUNCS)
+    ctx.output_size = _pair(output_size)
+    ctx.spatial_scale = float(spatial_scale)
+    ctx.sampling_ratio = int(sampling_ratio)
+    ctx.aligned = bool(aligned)
+    output = ext.sa_roi_align_forward(
+        input,
+        rois,
+        masks,
+        pooled_height=ctx.output_size[0],
+        pooled_width=ctx.output_size[1],
+        spatial_scale=ctx.spatial_scale,
+        sampling_ratio=ctx.sampling_ratio,
+        aligned=ctx.aligned)
+    ctx.save_for_backward(input, rois, masks)
+    return output
+
+
+def _ext_backward(
+        ctx: Any, grad_output: Tensor, needs_input_grad: bool,
+        needs_masks_grad: bool) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+    """The compiled backward of :func:`_ext_forward`.
+
+    Returns:
+        tuple: ``(grad_input, grad_masks)``, each None where not requested.
+    """
+    if not (needs_input_grad or needs_masks_grad):
+        return None, None
+    input, rois, masks = ctx.saved_tensors
+    ext = load_ext(_EXT_FUNCS)
+    # complex head architectures may give a non-contiguous gradient
+    grad_input, grad_masks = ext.sa_roi_align_backward(
+        grad_output.contiguous(),
+        input,
+        rois,
+        masks,
+        pooled_height=ctx.output_size[0],
+        pooled_width=ctx.output_size[1],
+        spatial_scale=ctx.spatial_scale,
+        sampling_ratio=ctx.sampling_ratio,
+        aligned=ctx.aligned,
+        needs_input_grad=needs_input_grad,
+        needs_masks_grad=needs_masks_grad)
+    return grad_input, grad_masks
 
 
 class SaRoIAlignFunction(Function):
@@ -140,45 +235,15 @@ class SaRoIAlignFunction(Function):
                 spatial_scale: float = 1.0,
                 sampling_ratio: int = 0,
                 aligned: bool = True) -> Tensor:
-        ext = load_ext(_EXT_FUNCS)
-        ctx.output_size = _pair(output_size)
-        ctx.spatial_scale = float(spatial_scale)
-        ctx.sampling_ratio = int(sampling_ratio)
-        ctx.aligned = bool(aligned)
-        output = ext.sa_roi_align_forward(
-            input,
-            rois,
-            masks,
-            pooled_height=ctx.output_size[0],
-            pooled_width=ctx.output_size[1],
-            spatial_scale=ctx.spatial_scale,
-            sampling_ratio=ctx.sampling_ratio,
-            aligned=ctx.aligned)
-        ctx.save_for_backward(input, rois, masks)
-        return output
+        return _ext_forward(ctx, input, rois, masks, output_size,
+                            spatial_scale, sampling_ratio, aligned)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_output: Tensor) -> tuple:
-        input, rois, masks = ctx.saved_tensors
-        needs_input_grad = ctx.needs_input_grad[0]
-        needs_masks_grad = ctx.needs_input_grad[2]
-        grad_input = grad_masks = None
-        if needs_input_grad or needs_masks_grad:
-            ext = load_ext(_EXT_FUNCS)
-            # complex head architectures may give a non-contiguous gradient
-            grad_input, grad_masks = ext.sa_roi_align_backward(
-                grad_output.contiguous(),
-                input,
-                rois,
-                masks,
-                pooled_height=ctx.output_size[0],
-                pooled_width=ctx.output_size[1],
-                spatial_scale=ctx.spatial_scale,
-                sampling_ratio=ctx.sampling_ratio,
-                aligned=ctx.aligned,
-                needs_input_grad=needs_input_grad,
-                needs_masks_grad=needs_masks_grad)
+        grad_input, grad_masks = _ext_backward(ctx, grad_output,
+                                               ctx.needs_input_grad[0],
+                                               ctx.needs_input_grad[2])
         return grad_input, None, grad_masks, None, None, None, None
 
 

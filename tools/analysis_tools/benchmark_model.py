@@ -30,6 +30,16 @@ only what ``predict`` uses), else the total. Example::
     python tools/analysis_tools/benchmark_model.py \\
         configs/atmask/atmask-rcnn_r18_fpn_1x_toy.py \\
         --baseline configs/mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py
+
+``--roi-layers RoIAlign MMExtRoIAlign`` measures every config (the baseline
+included) once per given RoI layer type: the ``type`` of each plain RoIAlign
+``roi_layer`` of the model (``RoIAlign`` or ``MMExtRoIAlign``; SaRoIAlign and
+other layers are kept) is replaced, and the ratios refer to the baseline with
+the first type. mmcv's and mmext's RoIAlign compared on the toy Mask R-CNN::
+
+    python tools/analysis_tools/benchmark_model.py \\
+        --baseline configs/mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py \\
+        --roi-layers RoIAlign MMExtRoIAlign --inputs dataset
 """
 import argparse
 import copy
@@ -37,7 +47,7 @@ import os.path as osp
 import statistics
 import sys
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import torch
 
@@ -59,7 +69,8 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description='Benchmark training step and inference against a '
         'baseline config')
-    parser.add_argument('configs', nargs='+', help='configs to measure')
+    parser.add_argument(
+        'configs', nargs='*', help='configs to measure besides the baseline')
     parser.add_argument(
         '--baseline', required=True, help='config the ratios refer to')
     parser.add_argument(
@@ -97,6 +108,13 @@ def parse_args():
         '--skip', choices=['train', 'test'], default=None,
         help='skip one of the two measurements')
     parser.add_argument(
+        '--roi-layers',
+        nargs='+',
+        default=None,
+        metavar='TYPE',
+        help='measure every config once per RoI layer type (e.g. RoIAlign '
+        'MMExtRoIAlign), set as the type of its plain RoIAlign roi_layers')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -104,23 +122,50 @@ def parse_args():
     return parser.parse_args()
 
 
-def strip_pretrained(cfg):
-    """Remove ``init_cfg`` entries that load weights, recursively."""
+# roi_layer types that --roi-layers swaps: the same op, other kernels
+PLAIN_ROI_LAYERS = ('RoIAlign', 'MMExtRoIAlign')
+
+
+def visit_dicts(cfg, fn: Callable[[dict], None]) -> None:
+    """Call ``fn`` on every dict nested in ``cfg`` (dicts, lists, tuples)."""
     if isinstance(cfg, dict):
-        init_cfg = cfg.get('init_cfg')
-        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
-            cfg['init_cfg'] = None
+        fn(cfg)
         for value in cfg.values():
-            strip_pretrained(value)
+            visit_dicts(value, fn)
     elif isinstance(cfg, (list, tuple)):
         for value in cfg:
-            strip_pretrained(value)
-    return cfg
+            visit_dicts(value, fn)
 
 
-def load_cfg(path: str, cfg_options: Optional[dict]) -> Config:
+def strip_pretrained(cfg: dict) -> None:
+    """Remove ``init_cfg`` entries that load weights, recursively."""
+
+    def strip(d: dict) -> None:
+        init_cfg = d.get('init_cfg')
+        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+            d['init_cfg'] = None
+
+    visit_dicts(cfg, strip)
+
+
+def set_roi_layers(cfg: dict, layer_type: str) -> None:
+    """Set the type of every plain RoIAlign ``roi_layer``, recursively."""
+
+    def set_type(d: dict) -> None:
+        layer = d.get('roi_layer')
+        if isinstance(layer, dict) and layer.get('type') in PLAIN_ROI_LAYERS:
+            layer['type'] = layer_type
+
+    visit_dicts(cfg, set_type)
+
+
+def load_cfg(path: str,
+             cfg_options: Optional[dict],
+             roi_layer: Optional[str] = None) -> Config:
     cfg = load_cli_config(path, cfg_options)
     strip_pretrained(cfg.model)
+    if roi_layer is not None:
+        set_roi_layers(cfg.model, roi_layer)
     return cfg
 
 
@@ -279,16 +324,15 @@ def main():
     init_default_scope(base_cfg.get('default_scope', 'mmdet'))
     packed = make_inputs(args, base_cfg)
 
-    entries = [
-        Entry(
-            osp.splitext(osp.basename(args.baseline))[0], base_cfg,
-            args.baseline_checkpoint, args)
-    ]
-    for path, ckpt in zip(configs, checkpoints):
-        entries.append(
-            Entry(
-                osp.splitext(osp.basename(path))[0],
-                load_cfg(path, args.cfg_options), ckpt, args))
+    entries = []
+    for path, ckpt in zip([args.baseline] + configs,
+                          [args.baseline_checkpoint] + checkpoints):
+        name = osp.splitext(osp.basename(path))[0]
+        for roi_layer in args.roi_layers or [None]:
+            entries.append(
+                Entry(name + (f' [{roi_layer}]' if roi_layer else ''),
+                      load_cfg(path, args.cfg_options, roi_layer), ckpt,
+                      args))
 
     if args.skip != 'test':
         times = run_round_robin(entries, lambda e: time_test(e, packed),

@@ -2,7 +2,8 @@
 //
 // Shape-aware RoIAlign (MR R-CNN): per-point math shared by the CPU kernel
 // (pytorch/cpu/sa_roi_align.cpp) and the CUDA kernel
-// (common/cuda/sa_roi_align_cuda_kernel.cuh).
+// (common/cuda/sa_roi_align_cuda_kernel.cuh). The CPU kernel without a mask
+// is mmext's plain RoIAlign (mmext/ops/roi_align.py).
 //
 // The feature sampling reproduces mmcv 2.1.0 RoIAlign ('avg' mode) operation
 // by operation (roi_align_cuda_kernel.cuh / cpu/roi_align.cpp): same RoI
@@ -40,6 +41,13 @@
 
 namespace mmext {
 namespace sa_roi_align {
+
+// The op's name in error messages. Without a mask the kernels are mmext's
+// plain RoIAlign (mmext/ops/roi_align.py), whose users never called
+// sa_roi_align.
+inline const char* op_name(bool with_mask) {
+  return with_mask ? "sa_roi_align" : "mmext_roi_align";
+}
 
 // Geometry of one RoI, shared by all channels and bins.
 template <typename T>

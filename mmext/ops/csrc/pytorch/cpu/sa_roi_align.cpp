@@ -29,6 +29,10 @@
 //   gradient sums over channels: it is accumulated per fixed group of
 //   kChannelsPerGroup channels and the groups are summed in a fixed order, so
 //   results are bitwise independent of the thread count.
+// * Without a mask (masks undefined: mmext's plain RoIAlign, MMExtRoIAlign in
+//   mmext/ops/roi_align.py) the same loops run with kMask = false: no mask
+//   values are interpolated, stored or read, and no mask gradient exists, so
+//   a point is plain bilinear sampling, mmcv RoIAlign's 'avg' mode.
 // See tools/analysis_tools/benchmark_sa_roi_align.py for the timings against
 // mmcv RoIAlign and the PyTorch reference.
 #include <ATen/ATen.h>
@@ -121,7 +125,8 @@ struct ChunkTables {
   std::vector<RoIPlan<T>> plans;
   std::vector<ImageSegment> segments;
   std::vector<AxisSample<T>> rows, cols;
-  std::vector<T> mask_vals;
+  std::vector<T> mask_vals;  // empty without a mask
+  int64_t num_points = 0;    // sampling points of the chunk
 
   void sort_by_image(const scalar_t* rois, int num_rois) {
     order.resize(num_rois);
@@ -137,10 +142,11 @@ struct ChunkTables {
   // their image segments. Returns the end position of the chunk.
   int plan(const scalar_t* rois, int pos_begin, int batch_size,
            float spatial_scale, int pooled_h, int pooled_w,
-           int sampling_ratio, bool aligned) {
+           int sampling_ratio, bool aligned, bool with_mask) {
     plans.clear();
     segments.clear();
-    int64_t num_rows = 0, num_cols = 0, num_points = 0;
+    int64_t num_rows = 0, num_cols = 0;
+    num_points = 0;
     const int num_rois = static_cast<int>(order.size());
     int pos = pos_begin;
     for (; pos < num_rois; pos++) {
@@ -168,11 +174,12 @@ struct ChunkTables {
     }
     rows.resize(num_rows);
     cols.resize(num_cols);
-    mask_vals.resize(num_points);
+    mask_vals.resize(with_mask ? num_points : 0);
     return pos;
   }
 
-  // Row / column tables and mask values of the planned RoIs.
+  // Row / column tables and (when masks is not null) mask values of the
+  // planned RoIs.
   void fill(const scalar_t* masks, int height, int width,
             int mask_h, int mask_w, int pooled_h, int pooled_w) {
     const int64_t mask_plane = static_cast<int64_t>(mask_h) * mask_w;
@@ -182,7 +189,6 @@ struct ChunkTables {
           for (int64_t i = begin; i < end; i++) {
             const RoIPlan<T>& p = plans[i];
             const sara::RoIGeometry<T>& g = p.g;
-            const scalar_t* mask = masks + p.roi * mask_plane;
             AxisSample<T>* row = rows.data() + p.row_begin;
             for (int ph = 0; ph < pooled_h; ph++) {
               for (int iy = 0; iy < g.grid_h; iy++, row++) {
@@ -203,6 +209,8 @@ struct ChunkTables {
                                    col->w_high);
               }
             }
+            if (masks == nullptr) continue;
+            const scalar_t* mask = masks + p.roi * mask_plane;
             T* mval = mask_vals.data() + p.point_begin;
             for (int ph = 0; ph < pooled_h; ph++) {
               for (int iy = 0; iy < g.grid_h; iy++) {
@@ -398,8 +406,9 @@ inline T lane_sum(const Lanes<T, CB>& v, int begin = 0) {
 
 // Forward of the channels [c0, c0 + CB) of the RoIs of one image segment.
 // The point geometry (weights, offsets, mask value) is computed once for CB
-// channels.
-template <int CB, typename T, typename scalar_t, typename Features>
+// channels. kMask = false: plain RoIAlign (no mask value).
+template <int CB, bool kMask, typename T, typename scalar_t,
+          typename Features>
 void forward_segment(const ChunkTables<T, scalar_t>& tables,
                      const ImageSegment& seg, const Features& feat,
                      scalar_t* output, int64_t c0, int channels,
@@ -411,7 +420,8 @@ void forward_segment(const ChunkTables<T, scalar_t>& tables,
     scalar_t* out = output + (p.roi * channels + c0) * out_plane;
     const AxisSample<T>* rows = tables.rows.data() + p.row_begin;
     const AxisSample<T>* cols = tables.cols.data() + p.col_begin;
-    const T* mvals = tables.mask_vals.data() + p.point_begin;
+    const T* mvals = kMask ? tables.mask_vals.data() + p.point_begin
+                           : nullptr;
     const int64_t num_cols = static_cast<int64_t>(pooled_w) * g.grid_w;
     for (int ph = 0; ph < pooled_h; ph++) {
       for (int pw = 0; pw < pooled_w; pw++) {
@@ -419,7 +429,7 @@ void forward_segment(const ChunkTables<T, scalar_t>& tables,
         for (int iy = 0; iy < g.grid_h; iy++) {
           const int ry = ph * g.grid_h + iy;
           const AxisSample<T>& r = rows[ry];
-          const T* mrow = mvals + ry * num_cols;
+          const T* mrow = kMask ? mvals + ry * num_cols : nullptr;
           for (int ix = 0; ix < g.grid_w; ix++) {
             const int cx = pw * g.grid_w + ix;
             const AxisSample<T>& cl = cols[cx];
@@ -433,7 +443,10 @@ void forward_segment(const ChunkTables<T, scalar_t>& tables,
             feat.load(o2, v2);
             feat.load(o3, v3);
             feat.load(o4, v4);
-            acc += (w1 * v1 + w2 * v2 + w3 * v3 + w4 * v4) * mrow[cx];
+            if constexpr (kMask)
+              acc += (w1 * v1 + w2 * v2 + w3 * v3 + w4 * v4) * mrow[cx];
+            else
+              acc += w1 * v1 + w2 * v2 + w3 * v3 + w4 * v4;
           }
         }
         for (int k = 0; k < CB; k++)
@@ -454,7 +467,8 @@ struct PackBuffer {
   }
 };
 
-template <typename scalar_t>
+// masks is null exactly when kMask is false.
+template <typename scalar_t, bool kMask>
 void sa_roi_align_forward_cpu_kernel(
     const scalar_t* input, const scalar_t* rois, const scalar_t* masks,
     scalar_t* output, int num_rois, int batch_size, int channels, int height,
@@ -468,7 +482,7 @@ void sa_roi_align_forward_cpu_kernel(
   tables.sort_by_image(rois, num_rois);
   for (int pos = 0; pos < num_rois;) {
     pos = tables.plan(rois, pos, batch_size, spatial_scale, pooled_h,
-                      pooled_w, sampling_ratio, aligned);
+                      pooled_w, sampling_ratio, aligned, kMask);
     tables.fill(masks, height, width, mask_h, mask_w, pooled_h, pooled_w);
     at::parallel_for(0, num_blocks, 1, [&](int64_t b_begin, int64_t b_end) {
       PackBuffer<T> packed;
@@ -477,7 +491,7 @@ void sa_roi_align_forward_cpu_kernel(
         for (const ImageSegment& seg : tables.segments) {
           if (c0 + kBlock > channels) {  // the last channels, one by one
             for (int64_t c = c0; c < channels; c++)
-              forward_segment<1>(
+              forward_segment<1, kMask>(
                   tables, seg,
                   planar_block<1, T>(input, seg.batch_ind, c, channels, plane),
                   output, c, channels, pooled_h, pooled_w);
@@ -487,11 +501,11 @@ void sa_roi_align_forward_cpu_kernel(
                 input + (static_cast<int64_t>(seg.batch_ind) * channels +
                          c0) * plane,
                 plane, buf);
-            forward_segment<kBlock>(tables, seg,
-                                    InterleavedBlock<kBlock, T>{buf},
-                                    output, c0, channels, pooled_h, pooled_w);
+            forward_segment<kBlock, kMask>(
+                tables, seg, InterleavedBlock<kBlock, T>{buf}, output, c0,
+                channels, pooled_h, pooled_w);
           } else {
-            forward_segment<kBlock>(
+            forward_segment<kBlock, kMask>(
                 tables, seg,
                 planar_block<kBlock, T>(input, seg.batch_ind, c0, channels,
                                      plane),
@@ -506,14 +520,15 @@ void sa_roi_align_forward_cpu_kernel(
 // Backward of the channels [c0, c0 + CB) of the RoIs of one image segment:
 // scatter into their feature gradients `grad`, and add d out / d mask value
 // of every point (summed over these channels) to `point_grad` (indexed like
-// mask_vals).
-template <int CB, bool kInputGrad, bool kMaskGrad, typename T,
+// mask_vals). kMask = false: plain RoIAlign (then kMaskGrad is false).
+template <int CB, bool kMask, bool kInputGrad, bool kMaskGrad, typename T,
           typename scalar_t, typename Features, typename Grads>
 void backward_segment(const ChunkTables<T, scalar_t>& tables,
                       const ImageSegment& seg, const Features& feat,
                       const Grads& grad, const scalar_t* grad_output,
                       T* point_grad, int64_t c0, int channels, int pooled_h,
                       int pooled_w) {
+  static_assert(kMask || !kMaskGrad, "a mask gradient needs a mask");
   const int64_t out_plane = static_cast<int64_t>(pooled_h) * pooled_w;
   for (int64_t i = seg.begin; i < seg.end; i++) {
     const RoIPlan<T>& p = tables.plans[i];
@@ -522,7 +537,8 @@ void backward_segment(const ChunkTables<T, scalar_t>& tables,
                                                  out_plane;
     const AxisSample<T>* rows = tables.rows.data() + p.row_begin;
     const AxisSample<T>* cols = tables.cols.data() + p.col_begin;
-    const T* mvals = tables.mask_vals.data() + p.point_begin;
+    const T* mvals = kMask ? tables.mask_vals.data() + p.point_begin
+                           : nullptr;
     T* pgr = kMaskGrad ? point_grad + p.point_begin : nullptr;
     const int64_t num_cols = static_cast<int64_t>(pooled_w) * g.grid_w;
     for (int ph = 0; ph < pooled_h; ph++) {
@@ -546,7 +562,8 @@ void backward_segment(const ChunkTables<T, scalar_t>& tables,
             const int o3 = r.high + cl.low, o4 = r.high + cl.high;
             const int64_t point = ry * num_cols + cx;
             if (kInputGrad) {
-              const Lanes<T, CB> gm = grad_bin * mvals[point];
+              const Lanes<T, CB> gm =
+                  kMask ? grad_bin * mvals[point] : grad_bin;
               grad.add(o1, gm * w1);
               grad.add(o2, gm * w2);
               grad.add(o3, gm * w3);
@@ -572,7 +589,7 @@ void backward_segment(const ChunkTables<T, scalar_t>& tables,
 // planes or (packed = true) on packed copies. `first` says that the
 // segment's image has not been written to grad_input yet (its planes hold
 // garbage).
-template <int CB, bool kInputGrad, bool kMaskGrad, typename T,
+template <int CB, bool kMask, bool kInputGrad, bool kMaskGrad, typename T,
           typename scalar_t>
 void backward_block(const ChunkTables<T, scalar_t>& tables,
                     const ImageSegment& seg, bool packed, bool first,
@@ -593,7 +610,7 @@ void backward_block(const ChunkTables<T, scalar_t>& tables,
       grad = grad_buf.get(plane * CB);
       std::fill(grad, grad + plane * CB, T(0));
     }
-    backward_segment<CB, kInputGrad, kMaskGrad>(
+    backward_segment<CB, kMask, kInputGrad, kMaskGrad>(
         tables, seg, InterleavedBlock<CB, T>{feat},
         InterleavedBlock<CB, T>{grad}, grad_output, point_grad, c0, channels,
         pooled_h, pooled_w);
@@ -602,7 +619,7 @@ void backward_block(const ChunkTables<T, scalar_t>& tables,
   } else {
     if (kInputGrad && first)
       std::fill(grad_input + offset, grad_input + offset + CB * plane, T(0));
-    backward_segment<CB, kInputGrad, kMaskGrad>(
+    backward_segment<CB, kMask, kInputGrad, kMaskGrad>(
         tables, seg,
         planar_block<CB, T>(input, seg.batch_ind, c0, channels, plane),
         planar_block<CB, T>(grad_input, seg.batch_ind, c0, channels, plane),
@@ -612,7 +629,8 @@ void backward_block(const ChunkTables<T, scalar_t>& tables,
 
 // The backward of the channels [c_begin, c_end) (a mask-gradient group) of
 // all segments of a chunk: whole blocks, then the last channels one by one.
-template <bool kInputGrad, bool kMaskGrad, typename T, typename scalar_t>
+template <bool kMask, bool kInputGrad, bool kMaskGrad, typename T,
+          typename scalar_t>
 void backward_group(const ChunkTables<T, scalar_t>& tables,
                     const std::vector<char>& image_written,
                     const scalar_t* grad_output, const scalar_t* input,
@@ -624,12 +642,12 @@ void backward_group(const ChunkTables<T, scalar_t>& tables,
     const bool packed = use_packed_blocks(seg, plane);
     int64_t c = c_begin;
     for (; c + kBlock <= c_end; c += kBlock)
-      backward_block<kBlock, kInputGrad, kMaskGrad>(
+      backward_block<kBlock, kMask, kInputGrad, kMaskGrad>(
           tables, seg, packed, first, grad_output, input, grad_input,
           point_grad, feat_buf, grad_buf, c, channels, plane, pooled_h,
           pooled_w);
     for (; c < c_end; c++)
-      backward_block<1, kInputGrad, kMaskGrad>(
+      backward_block<1, kMask, kInputGrad, kMaskGrad>(
           tables, seg, /*packed=*/false, first, grad_output, input,
           grad_input, point_grad, feat_buf, grad_buf, c, channels, plane,
           pooled_h, pooled_w);
@@ -638,8 +656,9 @@ void backward_group(const ChunkTables<T, scalar_t>& tables,
 
 // grad_input / grad_masks are in the op-math type T (float for half).
 // grad_input is uninitialised: every plane is written exactly once before
-// it is accumulated into; grad_masks is zero.
-template <typename scalar_t>
+// it is accumulated into; grad_masks is zero. masks is null exactly when
+// kMask is false, and then so is grad_masks.
+template <typename scalar_t, bool kMask>
 void sa_roi_align_backward_cpu_kernel(
     const scalar_t* grad_output, const scalar_t* input, const scalar_t* rois,
     const scalar_t* masks,
@@ -662,9 +681,9 @@ void sa_roi_align_backward_cpu_kernel(
   tables.sort_by_image(rois, num_rois);
   for (int pos = 0; pos < num_rois;) {
     pos = tables.plan(rois, pos, batch_size, spatial_scale, pooled_h,
-                      pooled_w, sampling_ratio, aligned);
+                      pooled_w, sampling_ratio, aligned, kMask);
     tables.fill(masks, height, width, mask_h, mask_w, pooled_h, pooled_w);
-    const int64_t chunk_points = tables.mask_vals.size();
+    const int64_t chunk_points = tables.num_points;
     if (grad_masks != nullptr) point_grad.assign(num_groups * chunk_points, 0);
 
     at::parallel_for(0, num_groups, 1, [&](int64_t g_begin, int64_t g_end) {
@@ -676,22 +695,28 @@ void sa_roi_align_backward_cpu_kernel(
         const int64_t c_begin = group * kChannelsPerGroup;
         const int64_t c_end =
             std::min<int64_t>(c_begin + kChannelsPerGroup, channels);
-        // specialised on which gradients are needed: no branches inside
-        if (grad_input != nullptr && pg != nullptr)
-          backward_group<true, true>(tables, image_written, grad_output,
-                                     input, grad_input, pg, feat_buf,
-                                     grad_buf, c_begin, c_end, channels,
-                                     plane, pooled_h, pooled_w);
+        // specialised on the mask and on which gradients are needed: no
+        // branches inside
+        if constexpr (!kMask)
+          backward_group<false, true, false>(
+              tables, image_written, grad_output, input, grad_input, pg,
+              feat_buf, grad_buf, c_begin, c_end, channels, plane, pooled_h,
+              pooled_w);
+        else if (grad_input != nullptr && pg != nullptr)
+          backward_group<true, true, true>(
+              tables, image_written, grad_output, input, grad_input, pg,
+              feat_buf, grad_buf, c_begin, c_end, channels, plane, pooled_h,
+              pooled_w);
         else if (grad_input != nullptr)
-          backward_group<true, false>(tables, image_written, grad_output,
-                                      input, grad_input, pg, feat_buf,
-                                      grad_buf, c_begin, c_end, channels,
-                                      plane, pooled_h, pooled_w);
+          backward_group<true, true, false>(
+              tables, image_written, grad_output, input, grad_input, pg,
+              feat_buf, grad_buf, c_begin, c_end, channels, plane, pooled_h,
+              pooled_w);
         else
-          backward_group<false, true>(tables, image_written, grad_output,
-                                      input, grad_input, pg, feat_buf,
-                                      grad_buf, c_begin, c_end, channels,
-                                      plane, pooled_h, pooled_w);
+          backward_group<true, false, true>(
+              tables, image_written, grad_output, input, grad_input, pg,
+              feat_buf, grad_buf, c_begin, c_end, channels, plane, pooled_h,
+              pooled_w);
       }
     });
     for (const ImageSegment& seg : tables.segments)
@@ -758,20 +783,21 @@ void advise_huge_pages(const Tensor& buffer) {
 }
 
 // Value checks that mmcv leaves to luck (an out-of-range batch index reads
-// out of bounds); on CPU they are cheap, so they raise ValueError.
+// out of bounds); on CPU they are cheap, so they raise ValueError. `op`
+// names the op in the messages.
 template <typename scalar_t>
 void check_rois_cpu(const scalar_t* rois, int num_rois, int batch_size,
-                    float spatial_scale, bool aligned) {
+                    float spatial_scale, bool aligned, const char* op) {
   using T = at::opmath_type<scalar_t>;
   for (int n = 0; n < num_rois; n++) {
     const scalar_t* roi = rois + static_cast<int64_t>(n) * 5;
     for (int j = 0; j < 5; j++) {
       TORCH_CHECK_VALUE(sara::is_finite(static_cast<T>(roi[j])),
-                        "sa_roi_align: rois[", n, "] has a non-finite value");
+                        op, ": rois[", n, "] has a non-finite value");
     }
     const T b = static_cast<T>(roi[0]);
     TORCH_CHECK_VALUE(b >= 0 && b < batch_size && b == static_cast<int>(b),
-                      "sa_roi_align: rois[", n, ", 0] (batch index) = ",
+                      op, ": rois[", n, ", 0] (batch index) = ",
                       static_cast<double>(b),
                       " is not an integer in [0, input.size(0)=", batch_size,
                       ")");
@@ -784,7 +810,7 @@ void check_rois_cpu(const scalar_t* rois, int num_rois, int batch_size,
       const T roi_height = (static_cast<T>(roi[4]) * s - offset) -
                            (static_cast<T>(roi[2]) * s - offset);
       TORCH_CHECK_VALUE(
-          roi_width >= 0 && roi_height >= 0, "sa_roi_align: rois[", n,
+          roi_width >= 0 && roi_height >= 0, op, ": rois[", n,
           "] has x2 < x1 or y2 < y1, which aligned=True does not allow "
           "(like mmcv RoIAlign)");
     }
@@ -793,6 +819,7 @@ void check_rois_cpu(const scalar_t* rois, int num_rois, int batch_size,
 
 }  // namespace
 
+// masks may be undefined: plain RoIAlign (kMask = false kernels).
 Tensor sa_roi_align_forward_cpu(const Tensor& input, const Tensor& rois,
                                 const Tensor& masks, int pooled_height,
                                 int pooled_width, float spatial_scale,
@@ -806,20 +833,26 @@ Tensor sa_roi_align_forward_cpu(const Tensor& input, const Tensor& rois,
   if (output.numel() == 0) return output;
   advise_huge_pages(output);
 
+  const bool with_mask = masks.defined();
   AT_DISPATCH_FLOATING_TYPES_AND_HALF(
       input.scalar_type(), "sa_roi_align_forward_cpu", [&] {
         check_rois_cpu<scalar_t>(rois.data_ptr<scalar_t>(), num_rois,
-                                 batch_size, spatial_scale, aligned);
-        sa_roi_align_forward_cpu_kernel<scalar_t>(
-            input.data_ptr<scalar_t>(), rois.data_ptr<scalar_t>(),
-            masks.data_ptr<scalar_t>(), output.data_ptr<scalar_t>(),
-            num_rois, batch_size, channels, input.size(2), input.size(3),
-            masks.size(1), masks.size(2), pooled_height, pooled_width,
-            spatial_scale, sampling_ratio, aligned);
+                                 batch_size, spatial_scale, aligned,
+                                 sara::op_name(with_mask));
+        const auto kernel =
+            with_mask ? sa_roi_align_forward_cpu_kernel<scalar_t, true>
+                      : sa_roi_align_forward_cpu_kernel<scalar_t, false>;
+        kernel(input.data_ptr<scalar_t>(), rois.data_ptr<scalar_t>(),
+               with_mask ? masks.data_ptr<scalar_t>() : nullptr,
+               output.data_ptr<scalar_t>(), num_rois, batch_size, channels,
+               input.size(2), input.size(3), with_mask ? masks.size(1) : 0,
+               with_mask ? masks.size(2) : 0, pooled_height, pooled_width,
+               spatial_scale, sampling_ratio, aligned);
       });
   return output;
 }
 
+// masks may be undefined (plain RoIAlign; needs_masks_grad is then false).
 std::vector<Tensor> sa_roi_align_backward_cpu(
     const Tensor& grad_output, const Tensor& input, const Tensor& rois,
     const Tensor& masks, int pooled_height, int pooled_width,
@@ -843,20 +876,26 @@ std::vector<Tensor> sa_roi_align_backward_cpu(
   if (needs_masks_grad)
     grad_masks = at::zeros(masks.sizes(), masks.options().dtype(acc_dtype));
 
+  const bool with_mask = masks.defined();
   if (run_kernel) {
     AT_DISPATCH_FLOATING_TYPES_AND_HALF(
         input.scalar_type(), "sa_roi_align_backward_cpu", [&] {
           using acc_t = at::opmath_type<scalar_t>;
           check_rois_cpu<scalar_t>(rois.data_ptr<scalar_t>(), num_rois,
-                                   input.size(0), spatial_scale, aligned);
-          sa_roi_align_backward_cpu_kernel<scalar_t>(
-              grad_output.data_ptr<scalar_t>(), input.data_ptr<scalar_t>(),
-              rois.data_ptr<scalar_t>(), masks.data_ptr<scalar_t>(),
-              needs_input_grad ? grad_input.data_ptr<acc_t>() : nullptr,
-              needs_masks_grad ? grad_masks.data_ptr<acc_t>() : nullptr,
-              num_rois, input.size(0), input.size(1), input.size(2),
-              input.size(3), masks.size(1), masks.size(2), pooled_height,
-              pooled_width, spatial_scale, sampling_ratio, aligned);
+                                   input.size(0), spatial_scale, aligned,
+                                   sara::op_name(with_mask));
+          const auto kernel =
+              with_mask ? sa_roi_align_backward_cpu_kernel<scalar_t, true>
+                        : sa_roi_align_backward_cpu_kernel<scalar_t, false>;
+          kernel(grad_output.data_ptr<scalar_t>(), input.data_ptr<scalar_t>(),
+                 rois.data_ptr<scalar_t>(),
+                 with_mask ? masks.data_ptr<scalar_t>() : nullptr,
+                 needs_input_grad ? grad_input.data_ptr<acc_t>() : nullptr,
+                 needs_masks_grad ? grad_masks.data_ptr<acc_t>() : nullptr,
+                 num_rois, input.size(0), input.size(1), input.size(2),
+                 input.size(3), with_mask ? masks.size(1) : 0,
+                 with_mask ? masks.size(2) : 0, pooled_height, pooled_width,
+                 spatial_scale, sampling_ratio, aligned);
         });
   }
   if (needs_input_grad && grad_input.scalar_type() != input.scalar_type())
