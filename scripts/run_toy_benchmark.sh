@@ -40,14 +40,15 @@ if [[ ! -f "$PSEUDO_JSON" || "$ANN_DIR/instances_train.json" -nt "$PSEUDO_JSON" 
     --workers 2 --no-progress
 fi
 # Fine-tunes are tested by tools/test.py, so their end-of-training
-# validation is skipped (val_interval beyond the schedule).
+# validation is skipped (val_begin beyond the schedule: an iteration-based
+# loop validates at its last iteration whatever val_interval says).
 "$PY" tools/sweep.py --list "${MMEXT_BENCHMARK_LIST:-configs/toy_benchmark.txt}" \
   --start "$START" --seeds "$SEEDS" --baseline "$BASELINE" --speed \
   --title "mmext toy benchmark (CPU; shared start + toy 1x fine-tune; $SEEDS seed(s))" \
   --metrics "box AP" "mask AP" "mask AP75" "boundary AP" "huddled mask AP" \
     "mask APs" "mask APl" \
   --out-md "$OUT.md" --out-csv "$OUT.csv" \
-  --cfg-options train_cfg.val_interval=100000 \
+  --cfg-options train_cfg.val_begin=100000 \
   "$@"
 # The hybrid networks' own claim: mAP^r and ABO from boxes only, as a share
 # of the fully supervised upper bound (same branch on the real masks).
