@@ -904,6 +904,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     table.add_argument('--metrics', nargs='+', help='table columns')
     table.add_argument(
         '--speed', action='store_true', help='add speed columns')
+    table.add_argument(
+        '--share',
+        action='store_true',
+        help="metrics as a percentage of the baseline's (an upper bound)")
     table.add_argument('--title')
     table.add_argument('--out-md')
     table.add_argument('--out-csv')
@@ -973,6 +977,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             metrics=args.metrics,
             baseline=args.baseline,
             speed=args.speed,
+            share=args.share,
             title=args.title)
         print()
         print(table.to_markdown())

@@ -102,6 +102,20 @@ def build_train_config(args) -> Config:
         cfg.resume = True
         cfg.load_from = args.resume
 
+    load_from = cfg.get('load_from')
+    if load_from and not cfg.get('resume') and '://' not in load_from \
+            and not osp.isfile(load_from):
+        hint = ''
+        if '/_start/' in load_from:
+            hint = (' It is the toy benchmark\'s shared start: build it once '
+                    'with `bash scripts/run_toy_benchmark.sh` or `python '
+                    'tools/sweep.py CONFIG --start '
+                    'configs/toy_start/mask-rcnn_r18_fpn_start_toy.py`, or '
+                    'train from scratch with --cfg-options load_from=None.')
+        raise FileNotFoundError(
+            f'load_from checkpoint of {args.config} not found: '
+            f'{load_from}.{hint}')
+
     checkpoint_hook = cfg.get('default_hooks', {}).get('checkpoint')
     if checkpoint_hook is not None and checkpoint_hook.get(
             'backend_args') is None:

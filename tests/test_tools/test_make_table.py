@@ -381,6 +381,9 @@ def test_seed_rows_mean_std_and_paired_deltas(tmp_path):
     assert table.delta_ses[1] == [0.3, 1.2]
     md = table.to_markdown()
     assert 'paired by seed' in md and 'two standard errors' in md
+    # rows with fewer seeds than the others say so
+    assert '| base (3 seeds) | 32.0±2.0 |' in md
+    assert '| meth | 47.8±28.2 (+1.7±0.3*) |' in md
     rows = list(csv.DictReader(io.StringIO(table.to_csv())))
     assert rows[1]['box AP seeds'] == '4'
     assert float(rows[1]['box AP delta se']) == 0.3

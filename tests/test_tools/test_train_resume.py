@@ -39,7 +39,9 @@ def _train_cmd(data_root, work_dir, max_iters, extra=()):
         'default_hooks.logger.interval=1', 'log_processor.by_epoch=False',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False'
+        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+        # from scratch: the toy benchmark's shared start is not built here
+        'load_from=None'
     ]
     return [
         sys.executable,
@@ -173,3 +175,22 @@ def test_dist_train_sh_on_cpu(toy_data_root, tmp_path):
     assert 'Distributed training: True' in text
     assert 'GPU number: 2' in text or 'world_size: 2' in text.lower()
     assert "'backend': 'gloo'" in text or 'gloo' in text
+
+
+def test_missing_start_checkpoint_is_named_with_the_fix(tmp_path):
+    """A toy config run before the shared start exists says how to get it."""
+    missing = str(tmp_path / 'work_dirs' / '_start' / 'x' / 'start.pth')
+    result = subprocess.run([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'train.py'), TOY_CONFIG, '--work-dir',
+        str(tmp_path / 'w'), '--cfg-options', f'load_from={missing}'
+    ],
+                            cwd=REPO_ROOT,
+                            env=_env(),
+                            capture_output=True,
+                            text=True)
+    assert result.returncode != 0
+    assert f'load_from checkpoint of {TOY_CONFIG} not found: {missing}' \
+        in result.stderr
+    assert 'run_toy_benchmark.sh' in result.stderr
+    assert 'load_from=None' in result.stderr

@@ -187,8 +187,13 @@ class Table:
         lines.append('| ' + ' | '.join(esc(h) for h in self.header) + ' |')
         lines.append('|' + '|'.join([':---'] + ['---:'] * len(self.columns)) +
                      '|')
+        most = max((len(row.seeds) for row in self.rows), default=0)
         for row, cells in zip(self.rows, self.cells):
-            lines.append('| ' + ' | '.join([esc(row.name)] + cells) + ' |')
+            name = row.name
+            if most > 1 and len(row.seeds) != most:  # e.g. a sweep under way
+                name += f' ({len(row.seeds)} seed' + \
+                    ('s)' if len(row.seeds) != 1 else ')')
+            lines.append('| ' + ' | '.join([esc(name)] + cells) + ' |')
         notes = []
         if self.share:
             notes.append('Percentages in parentheses are shares of '
