@@ -44,6 +44,12 @@ def test_paired_delta_standard_error_and_mark():
     assert d.mean == pytest.approx(1 / 3)
     assert d.se == pytest.approx(math.sqrt(7 / 3) / math.sqrt(3))
     assert not d.significant
+    # between one and two standard errors: differences 0, 1, 3 -> mean 4/3,
+    # std sqrt(7/3) = 1.528, se 0.882; 1.333 is 1.5 se -> not marked
+    d = paired_delta({'s0': 10.0, 's1': 11.0, 's2': 13.0}, base)
+    assert d.mean == pytest.approx(4 / 3)
+    assert d.se == pytest.approx(math.sqrt(7 / 3) / math.sqrt(3))
+    assert not d.significant
     # exactly at the border: differences 0 and 2 -> mean 1, std sqrt(2),
     # se 1; 1 > 2 is false
     d = paired_delta({'s0': 10.0, 's1': 12.0}, {'s0': 10.0, 's1': 10.0})
