@@ -25,7 +25,7 @@ from mmengine.runner import Runner  # noqa: E402
 import mmext  # noqa: E402,F401
 from mmext.engine.hooks import InferenceSpeedHook  # noqa: E402
 from mmext.utils import (load_cli_config,  # noqa: E402
-                         setup_distributed_backend)
+                         setup_distributed_backend, shutdown_distributed)
 from mmext.utils.run_records import (read_train_speed,  # noqa: E402
                                      write_metrics_record)
 
@@ -127,6 +127,7 @@ def main():
             write_metrics_record(path, record)
         runner.logger.info(f'metrics written to {cfg.work_dir}/metrics.json '
                            f'and {ckpt_stem}_metrics.json')
+    shutdown_distributed()
 
 
 def _to_builtin(value):

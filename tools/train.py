@@ -24,7 +24,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmext  # noqa: E402,F401
 from mmext.utils import (load_cli_config,  # noqa: E402
-                         setup_distributed_backend)
+                         setup_distributed_backend, shutdown_distributed)
 
 
 def parse_args():
@@ -133,6 +133,7 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -37,3 +37,18 @@ def setup_distributed_backend(cfg: Config) -> None:
     if cfg.get('launcher') == 'pytorch' and not torch_dist.is_initialized():
         kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
         torch_dist.init_process_group(backend=dist_cfg['backend'], **kwargs)
+
+
+def shutdown_distributed() -> None:
+    """Destroy the default process group, if any, before the process exits.
+
+    mmengine never destroys it. Left to interpreter shutdown, gloo's
+    background threads can be torn down while still joinable, and the
+    process aborts with "terminate called without an active exception"
+    (SIGABRT) after training has finished; torchrun then reports the whole
+    job as failed. A barrier first keeps one rank from tearing its group
+    down while another still talks to it. Safe to call without a group.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
