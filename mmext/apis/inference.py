@@ -134,6 +134,47 @@ def state_dict_mismatch(
     return missing, unexpected, shape_mismatch
 
 
+def check_checkpoint_fits(model: nn.Module,
+                          checkpoint: dict,
+                          filename: Optional[str] = None,
+                          strict: bool = True) -> None:
+    """Raise (or warn) when a loaded checkpoint does not fit ``model``.
+
+    Raises:
+        CheckpointMismatchError: with ``strict``, listing the missing,
+            unexpected and shape-mismatched keys.
+    """
+    missing, unexpected, shapes = state_dict_mismatch(
+        model, checkpoint_state_dict(checkpoint))
+    if not (missing or unexpected or shapes):
+        return
+    if strict:
+        raise CheckpointMismatchError(filename, missing, unexpected, shapes)
+    warnings.warn(
+        describe_state_dict_mismatch(filename, missing, unexpected, shapes) +
+        '\n  (strict=False: loading the keys that fit)')
+
+
+def load_checkpoint_strict(model: nn.Module,
+                           filename: str,
+                           strict: bool = True) -> dict:
+    """Load a checkpoint into ``model`` safely and check that it fits.
+
+    ``weights_only=True`` with mmext's allow-list
+    (:func:`mmext.utils.safe_load_checkpoint`), then
+    :func:`check_checkpoint_fits`, then mmengine's loading (``module.``
+    prefixes stripped).
+
+    Returns:
+        dict: The loaded checkpoint.
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
+    checkpoint = safe_load_checkpoint(filename, map_location='cpu')
+    check_checkpoint_fits(model, checkpoint, filename, strict)
+    _load_checkpoint_to_model(model, checkpoint)
+    return checkpoint
+
+
 def expand_image_inputs(inputs: Union[str, Sequence[str]]) -> List[str]:
     """Image paths from files, folders and globs (kept in the given order).
 
@@ -314,21 +355,11 @@ class MMExtDetInferencer(DetInferencer):
             warnings.warn('no checkpoint given: predictions come from the '
                           "model's initial weights")
             model.dataset_meta = dict(_config_metainfo(cfg))
-            if 'palette' not in model.dataset_meta:
-                model.dataset_meta['palette'] = (
-                    self.palette if self.palette != 'none' else 'random')
+            if self.palette != 'none':
+                model.dataset_meta['palette'] = self.palette
+            model.dataset_meta.setdefault('palette', 'random')
             return
-        state_dict = checkpoint_state_dict(checkpoint)
-        missing, unexpected, shapes = state_dict_mismatch(model, state_dict)
-        if missing or unexpected or shapes:
-            if self.strict:
-                raise CheckpointMismatchError(self.weights, missing,
-                                              unexpected, shapes)
-            warnings.warn(
-                describe_state_dict_mismatch(self.weights, missing,
-                                             unexpected, shapes) +
-                '\n  (strict=False: loading the keys that fit)')
-            # mmengine skips shape mismatches itself, only their keys differ
+        check_checkpoint_fits(model, checkpoint, self.weights, self.strict)
         meta = checkpoint.get('meta', {})
         if 'dataset_meta' not in meta and 'CLASSES' not in meta:
             # DetInferencer would fall back to COCO's 80 names
