@@ -402,6 +402,8 @@ class MMExtDetInferencer(DetInferencer):
                   **kwargs) -> Optional[List[np.ndarray]]:
         """mmdet's drawing; the overlays are saved as ``vis/<stem>.png``."""
         save = not no_save_vis and img_out_dir != ''
+        if not (save or show or return_vis):
+            return None
         images = super().visualize(
             inputs,
             preds,
