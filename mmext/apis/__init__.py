@@ -8,7 +8,6 @@ from .inference import (CheckpointMismatchError, MMExtDetInferencer,
 
 __all__ = [
     'MMExtDetInferencer', 'CheckpointMismatchError', 'check_checkpoint_fits',
-    'load_checkpoint_strict', 'check_image_readable',
-    'checkpoint_state_dict', 'expand_image_inputs', 'predictions_to_coco',
-    'state_dict_mismatch'
+    'load_checkpoint_strict', 'check_image_readable', 'checkpoint_state_dict',
+    'expand_image_inputs', 'predictions_to_coco', 'state_dict_mismatch'
 ]

@@ -193,8 +193,9 @@ def expand_image_inputs(inputs: Union[str, Sequence[str]]) -> List[str]:
                 osp.join(entry, name) for name in os.listdir(entry)
                 if name.lower().endswith(IMG_EXTENSIONS))
             if not found:
-                raise FileNotFoundError(f'no image ({", ".join(IMG_EXTENSIONS)})'
-                                        f' in folder {entry}')
+                raise FileNotFoundError(
+                    f'no image ({", ".join(IMG_EXTENSIONS)})'
+                    f' in folder {entry}')
         elif glob.has_magic(entry):
             found = sorted(p for p in glob.glob(entry) if osp.isfile(p))
             if not found:
@@ -279,8 +280,7 @@ def predictions_to_coco(samples: Sequence[DetDataSample],
     categories = [
         dict(id=k + 1, name=str(name)) for k, name in enumerate(classes)
     ]
-    return dict(
-        images=images, annotations=annotations, categories=categories)
+    return dict(images=images, annotations=annotations, categories=categories)
 
 
 class MMExtDetInferencer(DetInferencer):
@@ -324,7 +324,9 @@ class MMExtDetInferencer(DetInferencer):
         self._vis_names: set = set()
 
     # ------------------------------------------------------------ loading
-    def _init_model(self, cfg: ConfigType, weights: Optional[str],
+    def _init_model(self,
+                    cfg: ConfigType,
+                    weights: Optional[str],
                     device: str = 'cpu') -> nn.Module:
         """``BaseInferencer._init_model`` with mmext's safe loader.
 
@@ -364,8 +366,7 @@ class MMExtDetInferencer(DetInferencer):
         if 'dataset_meta' not in meta and 'CLASSES' not in meta:
             # DetInferencer would fall back to COCO's 80 names
             checkpoint = dict(checkpoint)
-            checkpoint['meta'] = dict(
-                meta, dataset_meta=_config_metainfo(cfg))
+            checkpoint['meta'] = dict(meta, dataset_meta=_config_metainfo(cfg))
         super()._load_weights_to_model(model, checkpoint, cfg)
 
     # ------------------------------------------------------------ inputs
@@ -416,8 +417,9 @@ class MMExtDetInferencer(DetInferencer):
         if save:
             used = self._vis_names
             for item, image in zip(inputs, images):
-                stem = (osp.splitext(osp.basename(item))[0] if isinstance(
-                    item, str) else f'{len(used):08d}')
+                stem = (
+                    osp.splitext(osp.basename(item))[0] if isinstance(
+                        item, str) else f'{len(used):08d}')
                 name, n = stem, 1
                 while name in used:  # same stem from two folders
                     name, n = f'{stem}_{n}', n + 1

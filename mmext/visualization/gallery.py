@@ -105,14 +105,16 @@ def gt_data_sample(anns: Sequence[dict], height: int, width: int,
     ``bboxes`` (n, 4) xyxy, ``labels`` (n,), ``masks`` (n, H, W) bool.
     """
     inst = InstanceData()
-    boxes = [[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
-              a['bbox'][1] + a['bbox'][3]] for a in anns]
+    boxes = [[
+        a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
+        a['bbox'][1] + a['bbox'][3]
+    ] for a in anns]
     inst.bboxes = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
-    inst.labels = torch.tensor([cat_id_to_label[a['category_id']]
-                                for a in anns], dtype=torch.long)
-    inst.masks = np.stack([
-        segmentation_to_mask(a['segmentation'], height, width) for a in anns
-    ]) if anns else np.zeros((0, height, width), dtype=bool)
+    inst.labels = torch.tensor(
+        [cat_id_to_label[a['category_id']] for a in anns], dtype=torch.long)
+    inst.masks = np.stack(
+        [segmentation_to_mask(a['segmentation'], height, width)
+         for a in anns]) if anns else np.zeros((0, height, width), dtype=bool)
     sample = DetDataSample(metainfo=dict(ori_shape=(height, width)))
     sample.gt_instances = inst
     return sample
@@ -156,10 +158,11 @@ def _threshold_instance(inferencer, img_path: str,
     scores = inst.scores.cpu().numpy()
     order = np.argsort(-scores, kind='stable')
     chosen = int(order[0])
-    huddled = np.array(
-        [[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
-          a['bbox'][1] + a['bbox'][3]] for a in gt_anns if a.get('huddled')],
-        dtype=np.float32).reshape(-1, 4)
+    huddled = np.array([[
+        a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
+        a['bbox'][1] + a['bbox'][3]
+    ] for a in gt_anns if a.get('huddled')],
+                       dtype=np.float32).reshape(-1, 4)
     if len(huddled):
         # boxes are in the network input frame: back to the image frame
         scale = np.array(results[0].metainfo.get('scale_factor', (1, 1)))
@@ -271,7 +274,9 @@ def make_gallery(methods: Sequence[GalleryMethod],
             m.config, weights=m.checkpoint, device=device)
         dataset_meta = dataset_meta or inferencer.model.dataset_meta
         predictions[m.name] = inferencer(
-            paths, return_datasamples=True, no_save_pred=True,
+            paths,
+            return_datasamples=True,
+            no_save_pred=True,
             no_save_vis=True)['predictions']
         wants_threshold = (
             threshold is None
@@ -306,12 +311,13 @@ def make_gallery(methods: Sequence[GalleryMethod],
     axes = top.subplots(len(image_ids), ncols, squeeze=False)
     for r, image_id in enumerate(image_ids):
         img = images[image_id]
-        gt = gt_data_sample(val_anns.get(image_id, []), img['height'],
-                            img['width'], cat_id_to_label)
+        gt = gt_data_sample(
+            val_anns.get(image_id, []), img['height'], img['width'],
+            cat_id_to_label)
         panels = [_draw(visualizer, rgb[r], gt, True, score_thr)]
         panels += [
-            _draw(visualizer, rgb[r], predictions[m.name][r], False,
-                  score_thr) for m in usable
+            _draw(visualizer, rgb[r], predictions[m.name][r], False, score_thr)
+            for m in usable
         ]
         for c, panel in enumerate(panels):
             ax = axes[r, c]
@@ -328,7 +334,11 @@ def make_gallery(methods: Sequence[GalleryMethod],
         fontsize=8,
         y=0.995)
     top.subplots_adjust(
-        left=0.02, right=0.995, top=1 - 0.42 / top_h, bottom=0.0, wspace=0.03,
+        left=0.02,
+        right=0.995,
+        top=1 - 0.42 / top_h,
+        bottom=0.0,
+        wspace=0.03,
         hspace=0.03)
 
     pseudo_id = None
@@ -339,14 +349,19 @@ def make_gallery(methods: Sequence[GalleryMethod],
         sub[-1].set_visible(False)  # spacer keeps panels square-ish
         if threshold is not None:
             draw_threshold_panels(
-                sub[:5], threshold['image'], threshold['box'],
-                threshold['prob'], threshold['thr'], threshold['final_mask'],
+                sub[:5],
+                threshold['image'],
+                threshold['box'],
+                threshold['prob'],
+                threshold['thr'],
+                threshold['final_mask'],
                 colorbar=False)
             for ax in sub[:5]:
                 ax.title.set_fontsize(7)
             sub[0].set_title(
                 f"{threshold['method']}: {threshold['name']} "
-                f"{threshold['score']:.2f}\nimage + box", fontsize=7)
+                f"{threshold['score']:.2f}\nimage + box",
+                fontsize=7)
         if pseudo_ann_file is not None:
             pseudo = _load_json(pseudo_ann_file)
             pseudo_id = pseudo_image_id if pseudo_image_id is not None \

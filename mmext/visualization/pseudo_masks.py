@@ -21,8 +21,7 @@ VALID_COLOR: Tuple[int, int, int] = (0, 200, 0)
 INVALID_COLOR: Tuple[int, int, int] = (230, 30, 30)
 
 
-def segmentation_to_mask(segmentation, height: int,
-                         width: int) -> np.ndarray:
+def segmentation_to_mask(segmentation, height: int, width: int) -> np.ndarray:
     """A COCO ``segmentation`` (polygons, RLE or uncompressed RLE) as an
     (height, width) bool mask, like pycocotools' ``annToMask``."""
     if isinstance(segmentation, list):  # polygons
@@ -96,8 +95,8 @@ def draw_pseudo_masks(image: np.ndarray,
             mask = np.kron(mask, np.ones((scale, scale), dtype=bool))
         masks.append(mask)
         x, y, bw, bh = ann['bbox']
-        boxes.append([x * scale, y * scale, (x + bw) * scale,
-                      (y + bh) * scale])
+        boxes.append(
+            [x * scale, y * scale, (x + bw) * scale, (y + bh) * scale])
         colors.append(valid_color if ann['valid'] else invalid_color)
         texts.append(pseudo_mask_label(ann))
     boxes_arr = np.array(boxes, dtype=np.float32)
@@ -114,8 +113,11 @@ def draw_pseudo_masks(image: np.ndarray,
             font_sizes=size,
             colors='white',
             bboxes=[
-                dict(facecolor=np.array(c) / 255., alpha=0.75, pad=0.5,
-                     edgecolor='none') for c in colors
+                dict(
+                    facecolor=np.array(c) / 255.,
+                    alpha=0.75,
+                    pad=0.5,
+                    edgecolor='none') for c in colors
             ])
     return vis.get_image()
 

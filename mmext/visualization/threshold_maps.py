@@ -57,8 +57,8 @@ def threshold_maps(
     if head.class_agnostic:
         labels = torch.zeros_like(labels)
     prob = out['mask_preds'][inds, labels].sigmoid()
-    thr = head.threshold_map(out['mask_preds'],
-                             out['threshold_preds'])[inds, labels]
+    thr = head.threshold_map(out['mask_preds'], out['threshold_preds'])[inds,
+                                                                        labels]
     split = [len(inst) for inst in instances]
     maps = [(p if len(p) else None, t if len(t) else None)
             for p, t in zip(prob.split(split), thr.split(split))]
@@ -82,9 +82,12 @@ def paste_roi_map(value_map: np.ndarray, box: Sequence[float], img_h: int,
     return pasted[0].numpy()
 
 
-def draw_threshold_panels(axes: Sequence, image: np.ndarray,
-                          box: Sequence[float], prob: np.ndarray,
-                          thr: np.ndarray, final_mask: np.ndarray,
+def draw_threshold_panels(axes: Sequence,
+                          image: np.ndarray,
+                          box: Sequence[float],
+                          prob: np.ndarray,
+                          thr: np.ndarray,
+                          final_mask: np.ndarray,
                           colorbar: bool = True) -> None:
     """Draw one instance into five matplotlib axes.
 

@@ -40,8 +40,7 @@ def save_fresh_checkpoint(cfg: Config, path: str, seed: int = 0) -> dict:
     torch.save(
         dict(
             meta=dict(
-                dataset_meta=dict(
-                    classes=TOY_CLASSES, palette=TOY_PALETTE)),
+                dataset_meta=dict(classes=TOY_CLASSES, palette=TOY_PALETTE)),
             state_dict=state_dict), path)
     return state_dict
 
@@ -53,7 +52,9 @@ def train_two_iterations(cfg: Config, work_dir: str) -> str:
     cfg = cfg.copy()
     cfg.work_dir = work_dir
     cfg.train_cfg = dict(
-        type='IterBasedTrainLoop', max_iters=2, val_begin=100,
+        type='IterBasedTrainLoop',
+        max_iters=2,
+        val_begin=100,
         val_interval=100)
     cfg.param_scheduler = []
     cfg.default_hooks.checkpoint = dict(

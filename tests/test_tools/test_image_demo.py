@@ -47,8 +47,8 @@ def test_demo_fresh_model_writes_overlays_and_coco_json(
         osp.join(toy_data_root, 'val', 'val_0000[23].png')
     ]
     result = image_demo.main([
-        *inputs, MASK_RCNN_TOY, '--weights', fresh_ckpt, '--out-dir',
-        out_dir, '--pred-score-thr', '0', *_data_root_option(toy_data_root)
+        *inputs, MASK_RCNN_TOY, '--weights', fresh_ckpt, '--out-dir', out_dir,
+        '--pred-score-thr', '0', *_data_root_option(toy_data_root)
     ])
     images = _val_images(toy_data_root, 3)
     for path in images:
@@ -78,9 +78,10 @@ def test_demo_fresh_model_writes_overlays_and_coco_json(
         xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1)
         np.testing.assert_allclose([a['bbox'] for a in anns], xywh, atol=1e-3)
         np.testing.assert_allclose([a['score'] for a in anns],
-                                   inst.scores.numpy(), atol=1e-6)
-        assert [a['category_id'] for a in anns
-                ] == (inst.labels.numpy() + 1).tolist()
+                                   inst.scores.numpy(),
+                                   atol=1e-6)
+        assert [a['category_id']
+                for a in anns] == (inst.labels.numpy() + 1).tolist()
         for ann, mask in zip(anns, inst.masks.numpy()):
             decoded = mask_utils.decode(ann['segmentation'])
             assert decoded.shape == (128, 128)
@@ -101,16 +102,16 @@ def test_demo_short_trained_model(toy_data_root, tmp_path):
         '--out-dir', out_dir, *_data_root_option(toy_data_root)
     ])
     # a folder: every val image of the tiny toy set
-    assert sorted(os.listdir(osp.join(out_dir, 'vis'))) == [
-        f'val_{i:05d}.png' for i in range(1, 7)
-    ]
+    assert sorted(os.listdir(osp.join(
+        out_dir, 'vis'))) == [f'val_{i:05d}.png' for i in range(1, 7)]
 
     inferencer = MMExtDetInferencer(cfg, weights=ckpt)
     state = torch.load(ckpt, weights_only=True)['state_dict']
     for key, value in inferencer.model.state_dict().items():
         torch.testing.assert_close(value, state[key], msg=key)
-    assert tuple(inferencer.model.dataset_meta['classes']) == (
-        'disk', 'square', 'triangle', 'ring')
+    assert tuple(
+        inferencer.model.dataset_meta['classes']) == ('disk', 'square',
+                                                      'triangle', 'ring')
 
 
 def test_inferencer_loads_through_safe_loader(toy_data_root, fresh_ckpt,
@@ -138,8 +139,7 @@ def test_inferencer_loads_through_safe_loader(toy_data_root, fresh_ckpt,
         MMExtDetInferencer(cfg, weights=evil_path)
 
 
-def test_mismatched_checkpoint_names_keys(toy_data_root, fresh_ckpt,
-                                          tmp_path):
+def test_mismatched_checkpoint_names_keys(toy_data_root, fresh_ckpt, tmp_path):
     from mmext.apis import CheckpointMismatchError, MMExtDetInferencer
     ckpt = torch.load(fresh_ckpt, weights_only=True)
     sd = ckpt['state_dict']
@@ -179,13 +179,18 @@ def test_demo_bad_inputs_are_named(toy_data_root, fresh_ckpt, tmp_path):
     good = _val_images(toy_data_root, 1)[0]
     common = [MASK_RCNN_TOY, '--out-dir', str(tmp_path / 'o')]
     with pytest.raises(ValueError, match=f'cannot read image {bad}'):
-        image_demo.main([good, str(bad), *common, '--weights', fresh_ckpt,
-                         *_data_root_option(toy_data_root)])
+        image_demo.main([
+            good,
+            str(bad), *common, '--weights', fresh_ckpt,
+            *_data_root_option(toy_data_root)
+        ])
     # nothing was written before the bad image was found
     assert not (tmp_path / 'o').exists()
     missing = str(tmp_path / 'nothing.pth')
     with pytest.raises(FileNotFoundError, match=missing):
         image_demo.main([good, *common, '--weights', missing])
     with pytest.raises(FileNotFoundError, match='no file matches'):
-        image_demo.main([str(tmp_path / '*.jpg'), *common, '--weights',
-                         fresh_ckpt, *_data_root_option(toy_data_root)])
+        image_demo.main([
+            str(tmp_path / '*.jpg'), *common, '--weights', fresh_ckpt,
+            *_data_root_option(toy_data_root)
+        ])

@@ -20,8 +20,9 @@ import make_gallery  # noqa: E402
 
 def _coco(images, anns):
     return dict(
-        images=[dict(id=i, file_name=f'{i}.png', height=8, width=8)
-                for i in images],
+        images=[
+            dict(id=i, file_name=f'{i}.png', height=8, width=8) for i in images
+        ],
         annotations=anns,
         categories=[dict(id=1, name='disk')])
 
@@ -58,8 +59,7 @@ def fresh_methods(toy_data_root, tmp_path_factory):
     from mmext.visualization import GalleryMethod
     d = tmp_path_factory.mktemp('gallery_ckpts')
     methods = []
-    for name, config in (('mask-rcnn', MASK_RCNN_TOY),
-                         ('atmask', ATMASK_TOY)):
+    for name, config in (('mask-rcnn', MASK_RCNN_TOY), ('atmask', ATMASK_TOY)):
         cfg = toy_cfg(config, toy_data_root)
         ckpt = str(d / f'{name}.pth')
         save_fresh_checkpoint(cfg, ckpt)
@@ -76,16 +76,17 @@ def test_make_gallery_tiny(toy_data_root, fresh_methods, tmp_path):
     missing = GalleryMethod('not-trained', MASK_RCNN_TOY,
                             str(tmp_path / 'none.pth'))
     with pytest.warns(UserWarning, match='skipping not-trained'):
-        info = make_gallery(
-            [fresh_methods[0], missing, fresh_methods[1]],
-            osp.join(root, 'annotations', 'instances_val.json'),
-            osp.join(root, 'val'),
-            out,
-            pseudo_ann_file=osp.join(root, 'annotations',
-                                     'instances_train_pseudo.json'),
-            pseudo_img_dir=osp.join(root, 'train'),
-            num_images=2,
-            score_thr=0.0)
+        info = make_gallery([fresh_methods[0], missing, fresh_methods[1]],
+                            osp.join(root, 'annotations',
+                                     'instances_val.json'),
+                            osp.join(root, 'val'),
+                            out,
+                            pseudo_ann_file=osp.join(
+                                root, 'annotations',
+                                'instances_train_pseudo.json'),
+                            pseudo_img_dir=osp.join(root, 'train'),
+                            num_images=2,
+                            score_thr=0.0)
     assert info['methods'] == ['mask-rcnn', 'atmask']
     assert info['skipped'] == ['not-trained']
     # the two val images with the most huddled and small objects
@@ -129,7 +130,8 @@ def test_make_gallery_cli_list(toy_data_root, fresh_methods, tmp_path):
     out = str(tmp_path / 'g.png')
     with pytest.warns(UserWarning, match='atmask-rcnn'):
         info = make_gallery.main([
-            '--list', str(listing), '--work-dir-root',
+            '--list',
+            str(listing), '--work-dir-root',
             str(tmp_path / 'work_dirs'), '--data-root', toy_data_root,
             '--pseudo-ann', 'none', '--image-ids', '1', '--out', out
         ])
@@ -156,17 +158,18 @@ def test_browse_pseudo_masks_colours(toy_data_root, tmp_path):
     for a in coco['annotations']:
         by_image.setdefault(a['image_id'], []).append(a)
     image_id = next(i for i, anns in by_image.items()
-                    if {a['valid'] for a in anns} == {True, False})
+                    if {a['valid']
+                        for a in anns} == {True, False})
     img = next(im for im in coco['images'] if im['id'] == image_id)
     out_dir = str(tmp_path / 'pm')
     written = browse_pseudo_masks.main([
         ann_file,
-        osp.join(toy_data_root, 'train'), '--out-dir', out_dir,
-        '--image-ids',
+        osp.join(toy_data_root, 'train'), '--out-dir', out_dir, '--image-ids',
         str(image_id), '--no-labels'
     ])
     assert written == [
-        osp.join(out_dir, osp.splitext(img['file_name'])[0] + '.png')
+        osp.join(out_dir,
+                 osp.splitext(img['file_name'])[0] + '.png')
     ]
     drawn = mmcv.imread(written[0], channel_order='rgb').astype(float)
     image = mmcv.imread(

@@ -189,8 +189,7 @@ def test_test_record_is_a_point_at_the_tested_iteration(tmp_path):
                 })))
     assert pc.load_run_curves(str(wd)).series('segm_mAP') is None
     curves = pc.load_run_curves(str(wd), test_record=True)
-    assert curves.series('segm_mAP') == ('coco/segm_mAP', [30.0], [0.42],
-                                         True)
+    assert curves.series('segm_mAP') == ('coco/segm_mAP', [30.0], [0.42], True)
     fig = pc.plot_curves([str(wd)], ['loss', 'coco/segm_mAP'],
                          str(tmp_path / 'c.png'),
                          test_records=True)

@@ -21,8 +21,8 @@ import os.path as osp
 import sys
 from typing import List, Optional, Sequence
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0,
+                osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import mmcv  # noqa: E402
 
@@ -115,15 +115,15 @@ def browse_pseudo_masks(ann_file: str,
         valid, invalid = pseudo_mask_counts(anns)
         total_valid += valid
         total_invalid += invalid
-        out = osp.join(out_dir,
-                       osp.splitext(osp.basename(img['file_name']))[0] +
-                       '.png')
+        out = osp.join(
+            out_dir,
+            osp.splitext(osp.basename(img['file_name']))[0] + '.png')
         mmcv.imwrite(picture[..., ::-1], out)
         written.append(out)
         if show:
-            mmcv.imshow(picture[..., ::-1],
-                        f'{img["file_name"]}: {valid} valid, '
-                        f'{invalid} invalid')
+            mmcv.imshow(
+                picture[..., ::-1], f'{img["file_name"]}: {valid} valid, '
+                f'{invalid} invalid')
     print(f'{len(written)} image(s), {total_valid} valid and {total_invalid} '
           f'invalid pseudo masks (valid green, invalid red) -> {out_dir}')
     return written

@@ -24,8 +24,8 @@ import sys
 import warnings
 from typing import List, Optional, Sequence
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0,
+                osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmext.utils.run_records import find_last_checkpoint  # noqa: E402
 
@@ -112,8 +112,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         methods_from_list(args.list, args.work_dir_root, args.seed)
         if args.list else methods_from_args(args.methods))
     root = args.data_root
-    pseudo_ann = args.pseudo_ann or osp.join(
-        root, 'annotations', 'instances_train_pseudo.json')
+    pseudo_ann = args.pseudo_ann or osp.join(root, 'annotations',
+                                             'instances_train_pseudo.json')
     if pseudo_ann == 'none':
         pseudo_ann = None
     elif not osp.isfile(pseudo_ann):
@@ -133,8 +133,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         score_thr=args.score_thr,
         device=args.device)
     print(f"gallery written: {info['out']} (val images {info['image_ids']}; "
-          f"{len(info['methods'])} method(s)"
-          + (f"; skipped {info['skipped']}" if info['skipped'] else '') + ')')
+          f"{len(info['methods'])} method(s)" +
+          (f"; skipped {info['skipped']}" if info['skipped'] else '') + ')')
     return info
 
 

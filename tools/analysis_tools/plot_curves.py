@@ -260,8 +260,8 @@ def plot_curves(work_dirs: Sequence[str],
     if not runs:
         raise FileNotFoundError(f'no scalar logs in any of {list(work_dirs)}')
 
-    last_x = max((xs[-1] for run in runs for xs, _ in (
-        *run.train.values(), *run.val.values()) if xs),
+    last_x = max((xs[-1] for run in runs
+                  for xs, _ in (*run.train.values(), *run.val.values()) if xs),
                  default=0.0)
     ncols = max(1, min(ncols, len(keys)))
     nrows = math.ceil(len(keys) / ncols)
@@ -345,8 +345,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     fig = plot_curves(args.work_dirs, args.keys, args.out, args.labels,
-                      args.smooth, args.title, args.ncols,
-                      args.test_records)
+                      args.smooth, args.title, args.ncols, args.test_records)
     import matplotlib.pyplot as plt
     plt.close(fig)
     print(f'written: {args.out}')

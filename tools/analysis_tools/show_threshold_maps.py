@@ -19,8 +19,8 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0,
+                osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
@@ -29,8 +29,10 @@ from mmengine.registry import init_default_scope  # noqa: E402
 import mmext  # noqa: E402,F401
 from mmext.apis import load_checkpoint_strict  # noqa: E402
 from mmext.utils.config_check import load_cli_config  # noqa: E402
-from mmext.visualization import (has_threshold_branch,  # noqa: E402
-                                 save_instance_figure, threshold_maps)
+from mmext.visualization import (
+    has_threshold_branch,  # noqa: E402
+    save_instance_figure,
+    threshold_maps)
 
 
 def parse_args():
