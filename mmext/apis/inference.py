@@ -352,22 +352,41 @@ class MMExtDetInferencer(DetInferencer):
     def _load_weights_to_model(self, model: nn.Module,
                                checkpoint: Optional[dict],
                                cfg: Optional[ConfigType]) -> None:
-        """Check the fit, then let ``DetInferencer`` load weights and meta."""
+        """Check the fit, load the weights and set ``model.dataset_meta``.
+
+        ``DetInferencer``'s rules, except that the class names and palette
+        of the config are read without building its test dataset (mmext's
+        datasets check that their data root exists; inference on your own
+        images must not need the training data on disk), and that a
+        checkpoint without class names gets the config's instead of COCO's.
+        Priority: ``palette`` argument, config, checkpoint, ``'random'``;
+        class names: checkpoint, config.
+        """
+        from mmengine.runner.checkpoint import _load_checkpoint_to_model
+        config_meta = _config_metainfo(cfg)
+        dataset_meta = {}
         if checkpoint is None:
             warnings.warn('no checkpoint given: predictions come from the '
                           "model's initial weights")
-            model.dataset_meta = dict(_config_metainfo(cfg))
-            if self.palette != 'none':
-                model.dataset_meta['palette'] = self.palette
-            model.dataset_meta.setdefault('palette', 'random')
-            return
-        check_checkpoint_fits(model, checkpoint, self.weights, self.strict)
-        meta = checkpoint.get('meta', {})
-        if 'dataset_meta' not in meta and 'CLASSES' not in meta:
-            # DetInferencer would fall back to COCO's 80 names
-            checkpoint = dict(checkpoint)
-            checkpoint['meta'] = dict(meta, dataset_meta=_config_metainfo(cfg))
-        super()._load_weights_to_model(model, checkpoint, cfg)
+        else:
+            check_checkpoint_fits(model, checkpoint, self.weights, self.strict)
+            _load_checkpoint_to_model(model, checkpoint)
+            meta = checkpoint.get('meta', {})
+            if 'dataset_meta' in meta:  # mmdet 3.x
+                dataset_meta = {
+                    k.lower(): v
+                    for k, v in meta['dataset_meta'].items()
+                }
+            elif 'CLASSES' in meta:  # mmdet 2.x
+                dataset_meta = {'classes': meta['CLASSES']}
+        if 'classes' not in dataset_meta:
+            dataset_meta['classes'] = config_meta['classes']
+        if self.palette != 'none':
+            dataset_meta['palette'] = self.palette
+        elif config_meta.get('palette') is not None:
+            dataset_meta['palette'] = config_meta['palette']
+        dataset_meta.setdefault('palette', 'random')
+        model.dataset_meta = dataset_meta
 
     # ------------------------------------------------------------ inputs
     def _inputs_to_list(self, inputs) -> list:
@@ -464,9 +483,21 @@ class MMExtDetInferencer(DetInferencer):
 
 
 def _config_metainfo(cfg: ConfigType) -> dict:
-    """Class names and palette of the config's test dataset (lazily built)."""
-    import copy
-    dataset_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
-    dataset_cfg['lazy_init'] = True
-    metainfo = DATASETS.build(dataset_cfg).metainfo
+    """Class names and palette of the config's test dataset.
+
+    The dataset's ``metainfo`` argument over its class's ``METAINFO``, read
+    from the config and the registry without building the dataset.
+
+    Raises:
+        KeyError: naming the dataset type when neither gives class names.
+    """
+    dataset_cfg = cfg.test_dataloader.dataset
+    while 'dataset' in dataset_cfg and 'type' in dataset_cfg.dataset:
+        dataset_cfg = dataset_cfg.dataset  # dataset wrappers
+    dataset_cls = DATASETS.get(dataset_cfg['type'])
+    metainfo = dict(getattr(dataset_cls, 'METAINFO', None) or {})
+    metainfo.update(dataset_cfg.get('metainfo') or {})
+    if 'classes' not in metainfo:
+        raise KeyError(f"test_dataloader.dataset ({dataset_cfg['type']}) has "
+                       'no class names (metainfo.classes)')
     return {k: v for k, v in metainfo.items() if k in ('classes', 'palette')}

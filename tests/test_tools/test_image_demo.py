@@ -194,3 +194,25 @@ def test_demo_bad_inputs_are_named(toy_data_root, fresh_ckpt, tmp_path):
             str(tmp_path / '*.jpg'), *common, '--weights', fresh_ckpt,
             *_data_root_option(toy_data_root)
         ])
+
+
+def test_class_names_without_data_on_disk(toy_data_root, fresh_ckpt,
+                                          tmp_path):
+    """Inference needs neither the training data (the config's data root
+    may be missing) nor class names in the checkpoint (the config's are
+    used, not COCO's)."""
+    from mmext.apis import MMExtDetInferencer
+    ckpt = torch.load(fresh_ckpt, weights_only=True)
+    del ckpt['meta']
+    path = str(tmp_path / 'no_meta.pth')
+    torch.save(ckpt, path)
+    cfg = toy_cfg(MASK_RCNN_TOY, toy_data_root)
+    cfg.test_dataloader.dataset.data_root = str(tmp_path / 'absent') + '/'
+    inferencer = MMExtDetInferencer(cfg, weights=path)
+    assert tuple(inferencer.model.dataset_meta['classes']) == (
+        'disk', 'square', 'triangle', 'ring')
+    assert inferencer.model.dataset_meta['palette'] == [
+        tuple(c) for c in cfg.test_dataloader.dataset.metainfo.palette
+    ]
+    result = inferencer(_val_images(toy_data_root, 1))
+    assert len(result['predictions']) == 1
