@@ -196,8 +196,7 @@ def test_demo_bad_inputs_are_named(toy_data_root, fresh_ckpt, tmp_path):
         ])
 
 
-def test_class_names_without_data_on_disk(toy_data_root, fresh_ckpt,
-                                          tmp_path):
+def test_class_names_without_data_on_disk(toy_data_root, fresh_ckpt, tmp_path):
     """Inference needs neither the training data (the config's data root
     may be missing) nor class names in the checkpoint (the config's are
     used, not COCO's)."""
@@ -209,8 +208,9 @@ def test_class_names_without_data_on_disk(toy_data_root, fresh_ckpt,
     cfg = toy_cfg(MASK_RCNN_TOY, toy_data_root)
     cfg.test_dataloader.dataset.data_root = str(tmp_path / 'absent') + '/'
     inferencer = MMExtDetInferencer(cfg, weights=path)
-    assert tuple(inferencer.model.dataset_meta['classes']) == (
-        'disk', 'square', 'triangle', 'ring')
+    assert tuple(
+        inferencer.model.dataset_meta['classes']) == ('disk', 'square',
+                                                      'triangle', 'ring')
     assert inferencer.model.dataset_meta['palette'] == [
         tuple(c) for c in cfg.test_dataloader.dataset.metainfo.palette
     ]
