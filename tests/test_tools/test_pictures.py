@@ -43,14 +43,13 @@ def test_pick_gallery_images_prefers_huddled_and_small():
 
 def test_pick_pseudo_mask_image_wants_both_kinds():
     from mmext.visualization import pick_pseudo_mask_image
-    anns = [dict(image_id=1, valid=True)] * 4 + [
-        dict(image_id=2, valid=True),
-        dict(image_id=2, valid=False),
-        dict(image_id=3, valid=False),
-        dict(image_id=3, valid=False),
-        dict(image_id=3, valid=True)
-    ]
-    # image 1 has the most masks but no invalid one; 3 has more invalid
+    anns = ([dict(image_id=1, valid=True)] * 5 +
+            [dict(image_id=2, valid=True)] * 3 +
+            [dict(image_id=2, valid=False)] +
+            [dict(image_id=3, valid=True)] +
+            [dict(image_id=3, valid=False)] * 2)
+    # image 1 has the most masks but no invalid one, image 2 more masks
+    # than image 3 but fewer invalid ones
     assert pick_pseudo_mask_image(_coco([1, 2, 3], anns)) == 3
 
 
