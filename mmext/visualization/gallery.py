@@ -408,7 +408,7 @@ def _quantize_png(path: str, max_colors: int) -> None:
         rgb = im.convert('RGB')
     rgb.quantize(
         colors=max_colors,
-        method=Image.Quantize.MEDIANCUT,
+        method=Image.Quantize.FASTOCTREE,
         dither=Image.Dither.NONE).save(
             path, optimize=True)
 
