@@ -95,9 +95,9 @@ def test_paste_equals_comparison_of_upsampled_maps(skip_empty_device,
     if not skip_empty_device:
         # exercise the whole-image (GPU) pasting path on CPU
         import mmext.models.mask_heads.adaptive_threshold_mask_head as m
-        orig = m.paste_threshold_difference
+        orig = m.paste_padded_difference
         monkeypatch.setattr(
-            m, 'paste_threshold_difference',
+            m, 'paste_padded_difference',
             lambda *a, skip_empty=True: orig(*a, skip_empty=False))
     masks = head._predict_by_feat_single(
         mask_preds=prob,

@@ -621,14 +621,25 @@ class AdaptiveThresholdMaskHead(FCNMaskHead):
             if thr is not None:
                 thr = thr[range(N), labels][:, None]
 
+        if thr is not None:
+            # the padded difference maps of all RoIs at once; the loop below
+            # (one RoI at a time on CPU) only pastes
+            diff_maps = pad_threshold_difference(prob, thr)
         for inds in chunks:
-            diff, inside, spatial_inds = self._paste_difference(
-                prob[inds],
-                None if thr is None else thr[inds],
-                bboxes[inds],
-                img_h,
-                img_w,
-                skip_empty=device.type == 'cpu')
+            if thr is None:
+                diff, inside, spatial_inds = self._paste_constant_difference(
+                    prob[inds],
+                    bboxes[inds],
+                    img_h,
+                    img_w,
+                    skip_empty=device.type == 'cpu')
+            else:
+                diff, inside, spatial_inds = paste_padded_difference(
+                    diff_maps[inds],
+                    bboxes[inds],
+                    img_h,
+                    img_w,
+                    skip_empty=device.type == 'cpu')
             if soft:
                 chunk = torch.sigmoid(self.k * diff) * inside * 255
                 chunk = chunk.to(dtype=torch.uint8)
@@ -637,14 +648,13 @@ class AdaptiveThresholdMaskHead(FCNMaskHead):
             im_mask[(inds, ) + spatial_inds] = chunk
         return im_mask
 
-    def _paste_difference(self, prob: Tensor, thr: Optional[Tensor],
-                          boxes: Tensor, img_h: int, img_w: int,
-                          skip_empty: bool) -> Tuple[Tensor, Tensor, tuple]:
-        """Paste ``P - T`` into the image.
+    def _paste_constant_difference(
+            self, prob: Tensor, boxes: Tensor, img_h: int, img_w: int,
+            skip_empty: bool) -> Tuple[Tensor, Tensor, tuple]:
+        """Paste ``P - constant_threshold`` into the image (branch off).
 
         Args:
             prob (Tensor): ``P``, (n, 1, h, w).
-            thr (Tensor, optional): ``T``, (n, 1, h, w); None: constant.
             boxes (Tensor): Boxes (n, 4) in image coordinates.
             img_h (int): Image height.
             img_w (int): Image width.
@@ -652,18 +662,15 @@ class AdaptiveThresholdMaskHead(FCNMaskHead):
                 ``_do_paste_mask``).
 
         Returns:
-            tuple: ``P_img - T_img`` (n, H', W'), a bool map (n, H', W') of
-            the pixels the RoI reaches, and the slices of that region in the
-            image (empty when the whole image was pasted).
+            tuple: ``P_img - T`` (n, H', W'), a bool map of the pixels the
+            RoI reaches (a broadcastable True: outside the RoI ``P_img`` is
+            0 < T anyway), and the slices of the pasted region in the image
+            (empty when the whole image was pasted).
         """
-        if thr is None:
-            prob_img, spatial_inds = _do_paste_mask(
-                prob, boxes, img_h, img_w, skip_empty=skip_empty)
-            # Outside the RoI P_img is 0 < T: nothing to mask out.
-            inside = prob_img.new_ones((), dtype=torch.bool)
-            return prob_img - self.constant_threshold, inside, spatial_inds
-        return paste_threshold_difference(
-            prob, thr, boxes, img_h, img_w, skip_empty=skip_empty)
+        prob_img, spatial_inds = _do_paste_mask(
+            prob, boxes, img_h, img_w, skip_empty=skip_empty)
+        inside = prob_img.new_ones((), dtype=torch.bool)
+        return prob_img - self.constant_threshold, inside, spatial_inds
 
 
 def _paste_region(boxes: Tensor, img_h: int, img_w: int,
@@ -764,15 +771,52 @@ def paste_threshold_difference(prob: Tensor,
         pixels the RoI reaches, and the slices of that region in the image
         (empty when the whole image was pasted).
     """
-    h, w = prob.shape[-2:]
-    diff = F.pad(prob, (1, 1, 1, 1)) - F.pad(thr, (1, 1, 1, 1),
+    return paste_padded_difference(
+        pad_threshold_difference(prob, thr), boxes, img_h, img_w, skip_empty)
+
+
+def pad_threshold_difference(prob: Tensor, thr: Tensor) -> Tensor:
+    """``pad0(P) - padrep(T)``: the difference map padded by one RoI pixel,
+    with zeros for ``P`` and the border values for ``T`` (see
+    ``paste_threshold_difference``).
+
+    Args:
+        prob (Tensor): ``P``, (n, 1, h, w).
+        thr (Tensor): ``T``, (n, 1, h, w).
+
+    Returns:
+        Tensor: Padded difference maps (n, 1, h + 2, w + 2).
+    """
+    return F.pad(prob, (1, 1, 1, 1)) - F.pad(thr, (1, 1, 1, 1),
                                              mode='replicate')
+
+
+def paste_padded_difference(diff_maps: Tensor,
+                            boxes: Tensor,
+                            img_h: int,
+                            img_w: int,
+                            skip_empty: bool = True
+                            ) -> Tuple[Tensor, Tensor, tuple]:
+    """Paste the padded difference maps of ``pad_threshold_difference``.
+
+    Args:
+        diff_maps (Tensor): Padded difference maps (n, 1, h + 2, w + 2).
+        boxes (Tensor): Boxes (n, 4) of the unpadded maps, image coordinates.
+        img_h (int): Image height.
+        img_w (int): Image width.
+        skip_empty (bool): Paste only the region around the boxes.
+
+    Returns:
+        tuple: See ``paste_threshold_difference``.
+    """
+    h, w = diff_maps.shape[-2] - 2, diff_maps.shape[-1] - 2
     region = _paste_region(boxes, img_h, img_w, skip_empty)
     img_x, img_y = _roi_grid_coords(boxes, region)
     # A pixel at grid coordinate g of the map is at g * w / (w + 2) of the
     # padded map (whose box is one RoI pixel larger per side); it is in the
     # footprint when |g| < 1 + 1 / w (map coordinate in (-1, w)).
-    pasted = _sample_at(diff, img_x * (w / (w + 2)), img_y * (h / (h + 2)))
+    pasted = _sample_at(diff_maps, img_x * (w / (w + 2)),
+                        img_y * (h / (h + 2)))
     inside_x = img_x.abs() < 1 + 1 / w
     inside_y = img_y.abs() < 1 + 1 / h
     inside = inside_y[:, :, None] & inside_x[:, None, :]
