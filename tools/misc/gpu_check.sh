@@ -22,7 +22,7 @@
 #                (its default shapes: features (2, 256, 200, 304), 512 RoIs,
 #                28x28 masks, 7x7 output), float32 and float16: SaRoIAlign
 #                vs mmcv RoIAlign, forward and forward+backward, with ratios
-#   toy_data     a small toy set (48 train / 8 val images) and its GrabCut
+#   toy_data     a small toy set (32 train / 8 val images) and its GrabCut
 #                pseudo masks in REPORT_DIR/workspace/data/toy
 #   toy_start    the toy benchmark's shared start (configs/toy_start), ITERS
 #                iterations: the fine-tune configs and the weakly configs'
@@ -64,6 +64,8 @@ else
   PY=$(command -v python3)
 fi
 ITERS=${GPU_CHECK_ITERS:-20}
+# training losses are logged every LOG_INTERVAL iterations (at least once)
+LOG_INTERVAL=$((ITERS < 5 ? ITERS : 5))
 JOBS=${GPU_CHECK_JOBS:-8}
 SKIP=" ${GPU_CHECK_SKIP:-} "
 WS=$REPORT/workspace
@@ -137,7 +139,7 @@ EOF
 }
 
 step_build() {
-  FORCE_CUDA=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$PY" setup.py build_ext --inplace
+  FORCE_CUDA=1 MAX_JOBS=${MAX_JOBS:-$(getconf _NPROCESSORS_ONLN)} "$PY" setup.py build_ext --inplace
   local so
   so=$("$PY" -c 'import mmext._ext as e; print(e.__file__)')
   echo "library: $so"
@@ -171,7 +173,7 @@ step_benchmark() {
   : >"$REPORT/benchmark_ratios.txt"
   for dtype in float32 float16; do
     "$PY" tools/analysis_tools/benchmark_sa_roi_align.py --device cuda \
-      --dtype "$dtype" --skip-reference --warmup 5 --repeats 30 \
+      --dtype "$dtype" --skip-reference --warmup 5 --repeats 20 \
       | tee "$REPORT/benchmark_$dtype.txt" || rc=1
     {
       echo "$dtype:"
@@ -184,11 +186,11 @@ step_benchmark() {
 
 step_toy_data() {
   "$PY" tools/misc/make_toy_dataset.py --out-dir "$WS/data/toy" \
-    --num-train 48 --num-val 8
+    --num-train 32 --num-val 8
   "$PY" tools/dataset_converters/grabcut_pseudo_masks.py \
     "$WS/data/toy/annotations/instances_train.json" "$WS/data/toy/train" \
     "$WS/data/toy/annotations/instances_train_pseudo.json" \
-    --workers "$(nproc)" --no-progress
+    --workers "$(getconf _NPROCESSORS_ONLN)" --no-progress
 }
 
 # train CONFIG WORK_DIR [train.py args]: ITERS iterations and a validation,
@@ -200,7 +202,7 @@ train() {
     "$@" --cfg-options train_cfg.max_iters="$ITERS" \
     train_cfg.val_interval="$ITERS" \
     default_hooks.checkpoint.interval="$ITERS" \
-    default_hooks.logger.interval=5)
+    default_hooks.logger.interval="$LOG_INTERVAL")
 }
 
 START_CONFIG=configs/toy_start/mask-rcnn_r18_fpn_start_toy.py
@@ -221,6 +223,8 @@ toy_configs() {
 }
 
 step_train() {
+  # runs of an earlier call (other configs) must not enter the table
+  rm -rf "$REPORT/train" "$WS/runs"
   mkdir -p "$REPORT/train" "$WS/runs"
   local config mode name running=0 failed=0 status
   for config in $(toy_configs); do
@@ -258,13 +262,14 @@ step_train() {
 
 step_dist_train() {
   local config=configs/mrrcnn/mrrcnn_r18_fpn_1x_toy.py
+  rm -rf "$WS/dist_runs"
   (cd "$WS" && PYTHON="$PY" PORT=$((29500 + RANDOM % 1000)) \
     bash "$ROOT/tools/dist_train.sh" "$ROOT/$config" 1 \
     --work-dir "$WS/dist_runs/mrrcnn-dist1" \
     --cfg-options train_cfg.max_iters="$ITERS" \
     train_cfg.val_interval="$ITERS" \
     default_hooks.checkpoint.interval="$ITERS" \
-    default_hooks.logger.interval=5)
+    default_hooks.logger.interval="$LOG_INTERVAL")
   "$PY" tools/analysis_tools/summarize_train_runs.py \
     "$WS/dist_runs/mrrcnn-dist1" --iters "$ITERS" \
     --out "$REPORT/dist_train_run.md"
