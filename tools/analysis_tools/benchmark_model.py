@@ -65,9 +65,9 @@ from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
 
 import mmext  # noqa: E402,F401
+from mmext.apis.inference import load_checkpoint_strict  # noqa: E402
 from mmext.utils.config_check import load_cli_config  # noqa: E402
 
 
@@ -235,7 +235,10 @@ class Entry:
         self.model = MODELS.build(cfg.model).to(args.device)
         self.model.init_weights()
         if checkpoint is not None:
-            load_checkpoint(self.model, checkpoint, map_location=args.device)
+            # untrusted input: weights_only with mmext's allow-list, and
+            # it must fit the config (a timing of half-loaded weights
+            # would be meaningless)
+            load_checkpoint_strict(self.model, checkpoint)
         self.train_params = sum(p.numel() for p in self.model.parameters())
         if hasattr(self.model, 'inference_params'):
             self.test_params = int(self.model.inference_params())
