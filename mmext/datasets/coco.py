@@ -31,8 +31,9 @@ class ValidatedCocoDataset(CocoDataset):
     * an annotation with a malformed field raises ``ValueError`` naming the
       annotation id, the image (file name and id) and the annotation file:
       no 4-number ``bbox``, a NaN/infinite number in the ``bbox`` or in a
-      polygon, or a ``category_id`` that is not among the file's
-      ``categories``. These are broken data (a converter bug, typically
+      polygon, no numeric ``area``, or a ``category_id`` that is not among
+      the file's ``categories``. So does an annotation whose ``image_id`` is
+      not among the file's images (pycocotools would never return it). These are broken data (a converter bug, typically
       mapping every annotation of a class to a wrong id), not noise to skip:
       whereas a degenerate box is one bad label, a wrong category id usually
       repeats over a whole class;
@@ -76,7 +77,7 @@ class ValidatedCocoDataset(CocoDataset):
                 '`ann_file` and `data_root` of the dataset config)')
         self._num_skipped = 0
         self._unused_categories = Counter()
-        self._classes_checked = False
+        self._file_checked = False
         try:
             data_list = super().load_data_list()
         except json.JSONDecodeError as err:
@@ -100,8 +101,24 @@ class ValidatedCocoDataset(CocoDataset):
                 level=30)
         return data_list
 
-    def _check_classes(self) -> None:
-        """Every class of ``metainfo['classes']`` must be a file category."""
+    def _check_file(self) -> None:
+        """File-level checks: classes exist, annotations have their image.
+
+        pycocotools indexes annotations by ``image_id``, so an annotation
+        whose image is not listed would never be seen (nor trained on).
+        """
+        orphans = [
+            ann for ann in self.coco.anns.values()
+            if ann.get('image_id') not in self.coco.imgs
+        ]
+        if orphans:
+            listed = ', '.join(f'{ann.get("id")} (image id '
+                               f'{ann.get("image_id")!r})'
+                               for ann in orphans[:10])
+            raise ValueError(
+                f'{len(orphans)} annotation(s) of {self.ann_file} refer to '
+                f'images that the file does not list, e.g. annotation id '
+                f'{listed}')
         names = {cat['name'] for cat in self.coco.cats.values()}
         missing = [c for c in self.metainfo['classes'] if c not in names]
         if missing:
@@ -111,11 +128,11 @@ class ValidatedCocoDataset(CocoDataset):
                 'the spelling of `metainfo.classes` in the config')
 
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
-        if not self._classes_checked:
+        if not self._file_checked:
             # on the first image: the file's COCO index (``self.coco``)
             # exists only while mmdet's load_data_list runs
-            self._check_classes()
-            self._classes_checked = True
+            self._check_file()
+            self._file_checked = True
         img_info = raw_data_info['raw_img_info']
         img_path = osp.join(self.data_prefix.get('img', ''),
                             img_info['file_name'])
@@ -149,6 +166,11 @@ class ValidatedCocoDataset(CocoDataset):
         # below (NaN < 1 is False) and reach the losses
         if not all(math.isfinite(v) for v in bbox):
             raise ValueError(f'{where} has a non-finite "bbox": {bbox!r}')
+        area = ann.get('area')
+        if not ann.get('ignore', False) and (
+                not isinstance(area, (int, float)) or not math.isfinite(area)):
+            # mmdet reads it (bare KeyError without it)
+            raise ValueError(f'{where} has no valid "area": got {area!r}')
         category_id = ann.get('category_id')
         if category_id not in self.coco.cats:
             raise ValueError(

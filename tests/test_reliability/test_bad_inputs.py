@@ -166,6 +166,25 @@ def test_annotation_without_bbox(toy_copy):
         _dataset(toy_copy)
 
 
+def test_annotation_without_area(toy_copy):
+    ann = _edit(toy_copy, lambda coco, ann: ann.pop('area'))
+    with pytest.raises(
+            ValueError,
+            match=rf"annotation id 9001 of image '.*' \(image id "
+            rf"{ann['image_id']}\) .* has no valid \"area\": got None"):
+        _dataset(toy_copy)
+
+
+def test_annotation_of_unlisted_image(toy_copy):
+    _edit(toy_copy, lambda coco, ann: ann.update(image_id=777))
+    with pytest.raises(
+            ValueError,
+            match=r'1 annotation\(s\) of .*instances_val\.json refer to '
+            r'images that the file does not list, e\.g\. annotation id 9001 '
+            r'\(image id 777\)'):
+        _dataset(toy_copy)
+
+
 @pytest.mark.parametrize(
     'bbox, reason',
     [([40, 40, -10, 20], r'degenerate box \[40, 40, -10, 20\]'),
