@@ -302,27 +302,31 @@ def test_checkpoint_with_pickled_callable_is_refused(tmp_path):
 
 # --------------------------------------------------- non-finite training
 class TinyModel(BaseModel):
-    """``loss = (w.x + b)^2`` that can be made NaN, or its gradient NaN.
+    """``loss = (w.BN(x) + b)^2`` that can be made NaN, or its gradient NaN.
 
-    ``nan_loss_at`` / ``nan_grad_at``: 1-based training iterations whose
-    loss is NaN, or whose loss is finite but whose gradient is NaN
-    (``0 * sqrt(u)`` at ``u = 0``: 0 forward, 0 * inf = NaN backward).
+    ``nan_loss_at``: 1-based training iterations whose input is NaN (a
+    corrupt image: the loss and the BatchNorm running statistics become
+    NaN); ``nan_grad_at``: iterations whose loss is finite but whose gradient
+    is NaN (``0 * sqrt(u)`` at ``u = 0``: 0 forward, 0 * inf = NaN backward).
     """
 
     def __init__(self, nan_loss_at=(), nan_grad_at=()):
         super().__init__()
+        self.norm = nn.BatchNorm1d(2)
         self.linear = nn.Linear(2, 1)
         self.nan_loss_at, self.nan_grad_at = nan_loss_at, nan_grad_at
         self.num_calls = 0
 
     def forward(self, inputs, data_samples=None, mode='tensor'):
-        out = self.linear(torch.stack(inputs))
+        x = torch.stack(inputs)
+        if mode == 'loss':
+            self.num_calls += 1
+            if self.num_calls in self.nan_loss_at:
+                x = x * math.nan
+        out = self.linear(self.norm(x))
         if mode != 'loss':
             return out
-        self.num_calls += 1
         loss = out.pow(2).mean()
-        if self.num_calls in self.nan_loss_at:
-            loss = loss * math.nan
         if self.num_calls in self.nan_grad_at:
             w = self.linear.weight.sum()
             loss = loss + 0 * torch.sqrt(w - w.detach())
@@ -330,22 +334,24 @@ class TinyModel(BaseModel):
 
 
 class WeightsRecorder(Hook):
-    """Copies the weights after every iteration (after the guard hook)."""
+    """Copies weights and BN statistics after every iteration (after the
+    guard hook)."""
 
     priority = 'LOWEST'
 
     def __init__(self):
-        self.weights = []
+        self.weights, self.running_means = [], []
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
         self.weights.append(runner.model.linear.weight.detach().clone())
+        self.running_means.append(runner.model.norm.running_mean.clone())
 
 
 def _train_runner(work_dir, model, guard, max_iters=3):
     dataset = [
         dict(
-            inputs=torch.full((2, ), 0.5 + i),
+            inputs=torch.tensor([0.5 + i, 1.0 - i]),
             data_samples=DetDataSample(
                 metainfo=dict(img_id=100 + i, img_path=f'img_{100 + i}.png')))
         for i in range(6)
@@ -414,8 +420,12 @@ def test_non_finite_loss_skip_option_warns_and_continues(tmp_path):
         r'images of the batch: id 102 \(img_102\.png\), id 103 '
         r'\(img_103\.png\); batch skipped', _text(records))
     assert len(recorder.weights) == 3
+    # the skipped batch changed neither the weights nor the BN statistics
     torch.testing.assert_close(recorder.weights[1], recorder.weights[0])
+    torch.testing.assert_close(recorder.running_means[1],
+                               recorder.running_means[0])
     assert not torch.equal(recorder.weights[2], recorder.weights[1])
+    assert torch.isfinite(recorder.running_means[2]).all()
     _assert_finite_checkpoint(str(tmp_path / 'iter_3.pth'),
                               recorder.weights[2])
     # the NaN loss did not reach the logged history
