@@ -32,11 +32,11 @@ class ValidatedCocoDataset(CocoDataset):
       annotation id, the image (file name and id) and the annotation file:
       no 4-number ``bbox``, a NaN/infinite number in the ``bbox`` or in a
       polygon, no numeric ``area``, or a ``category_id`` that is not among
-      the file's ``categories``. So does an annotation whose ``image_id`` is
-      not among the file's images (pycocotools would never return it). These are broken data (a converter bug, typically
-      mapping every annotation of a class to a wrong id), not noise to skip:
-      whereas a degenerate box is one bad label, a wrong category id usually
-      repeats over a whole class;
+      the file's ``categories``; so does an annotation whose ``image_id`` is
+      not among the file's images (pycocotools would never return it). These
+      are broken data (a converter bug, typically mapping every annotation of
+      a class to a wrong id), not noise to skip: whereas a degenerate box is
+      one bad label, a wrong category id usually repeats over a whole class;
     * degenerate annotations (box with width/height < 1, non-positive area
       or entirely outside the image, empty or < 3-point polygons, RLE without
       ``counts``/``size``) are skipped with a warning that names the
