@@ -389,6 +389,25 @@ class MMExtDetInferencer(DetInferencer):
         model.dataset_meta = dataset_meta
 
     # ------------------------------------------------------------ inputs
+    def _get_transform_idx(self, pipeline_cfg: ConfigType,
+                           name: Union[str, Tuple[str, type]]) -> int:
+        """Index of a transform in the pipeline; subclasses of
+        ``LoadImageFromFile`` (mmext's ``ValidatedLoadImageFromFile`` in the
+        toy configs) count as the loader that ``DetInferencer`` replaces with
+        its ``InferencerLoader`` (images are checked before inference)."""
+        idx = super()._get_transform_idx(pipeline_cfg, name)
+        if idx != -1 or 'LoadImageFromFile' not in name:
+            return idx
+        from mmcv.transforms import LoadImageFromFile
+        from mmdet.registry import TRANSFORMS
+        for i, transform in enumerate(pipeline_cfg):
+            cls = transform['type']
+            if isinstance(cls, str):
+                cls = TRANSFORMS.get(cls)
+            if isinstance(cls, type) and issubclass(cls, LoadImageFromFile):
+                return i
+        return -1
+
     def _inputs_to_list(self, inputs) -> list:
         """Files, folders and globs to image paths; arrays pass through.
 
