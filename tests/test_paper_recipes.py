@@ -77,3 +77,41 @@ def test_maskplus_biased_training_follows_the_schedule():
             assert hook.end == max_iters // 2, name
             assert hook.factor_at(max_iters // 2 - 1) == 1.5
             assert hook.factor_at(max_iters // 2) == 1.0
+
+
+def test_maskplus_separate_rpn_recipe_wires_the_proposals():
+    """The Mask R-CNN stage has no RPN of its own and reads the proposal
+    files that the separately trained RPN's configs dump."""
+    rpn = Config.fromfile(
+        osp.join(CONFIGS, 'maskplus/rpn_r50_fpn_360k_coco.py'))
+    rpn_train = Config.fromfile(
+        osp.join(CONFIGS,
+                 'maskplus/rpn_r50_fpn_360k_coco-train2017-proposals.py'))
+    stage = Config.fromfile(
+        osp.join(CONFIGS, 'maskplus/maskplus_r50_fpn_separate-rpn_360k_coco.py'))
+    joint = Config.fromfile(
+        osp.join(CONFIGS, 'maskplus/maskplus_r50_fpn_360k_coco.py'))
+    assert rpn.model.type == 'RPN' and stage.model.rpn_head is None
+    assert joint.model.rpn_head is not None
+    # the same Mask R-CNN stage and schedule as the joint-RPN row
+    assert stage.model.roi_head == joint.model.roi_head
+    assert stage.train_cfg == joint.train_cfg == rpn.train_cfg
+
+    def dumped(cfg):
+        (dump, ) = [e for e in cfg.test_evaluator
+                    if e.type == 'DumpProposals']
+        assert rpn.test_dataloader.dataset.data_root == 'data/coco/'
+        return osp.join(dump.output_dir, dump.proposals_file)
+
+    data_root = stage.train_dataloader.dataset.data_root
+    assert osp.join(data_root, stage.train_dataloader.dataset.proposal_file
+                    ) == dumped(rpn_train)
+    assert osp.join(data_root, stage.val_dataloader.dataset.proposal_file
+                    ) == dumped(rpn)
+    assert rpn_train.test_dataloader.dataset.ann_file.endswith(
+        'instances_train2017.json')
+    for loader in (stage.train_dataloader, stage.test_dataloader):
+        types = [t.type for t in loader.dataset.pipeline]
+        assert types.index('LoadProposals') < types.index(
+            'ProposalBroadcaster')
+        assert 'Resize' not in types  # resized with the proposals
