@@ -22,6 +22,24 @@ from mmdet.registry import HOOKS, MODELS
 CONFIGS = osp.join(REPO_ROOT, 'configs')
 
 
+def test_atmask_paper_schedule():
+    """90k iterations at 12 images, steps 60k/80k; 1x kept as variant."""
+    cfg = Config.fromfile(
+        osp.join(CONFIGS, 'atmask/atmask-rcnn_r50_fpn_90k_coco.py'))
+    one_x = Config.fromfile(
+        osp.join(CONFIGS, 'atmask/atmask-rcnn_r50_fpn_1x_coco.py'))
+    assert cfg.model == one_x.model
+    assert one_x.train_cfg.type == 'EpochBasedTrainLoop'
+    assert cfg.train_cfg.type == 'IterBasedTrainLoop'
+    assert cfg.train_cfg.max_iters == 90000
+    assert cfg.train_dataloader.batch_size * 4 == 12  # 4 GPUs
+    assert cfg.train_dataloader.sampler.type == 'InfiniteSampler'
+    (step, ) = [s for s in cfg.param_scheduler if s.type == 'MultiStepLR']
+    assert step.milestones == [60000, 80000] and not step.by_epoch
+    assert cfg.optim_wrapper.optimizer.lr == 0.02
+    assert cfg.auto_scale_lr.base_batch_size == 12
+
+
 def test_atmask_r101_recipe_freezes_the_bbox_head(tmp_path):
     recipe = Config.fromfile(
         osp.join(CONFIGS,
