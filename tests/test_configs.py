@@ -5,7 +5,10 @@ added. COCO-scale configs run on a synthetic 128x128 batch with pretrained
 weights stripped (``init_cfg=None``); toy configs additionally run through
 mmengine's ``Runner`` on a tiny generated toy set (one iteration of training
 and a validation pass), which exercises their datasets, pipelines, hooks and
-evaluators.
+evaluators. A COCO test-dev config (``*_coco-test-dev.py``) only changes the
+test data and evaluator of its parent, so instead of stepping the same model
+again it is checked to keep the parent's model and to write results for the
+evaluation server.
 """
 import copy
 import glob
@@ -30,6 +33,8 @@ CONFIG_FILES = sorted(
         osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p.split(osp.sep))
 TOY_CONFIGS = [p for p in CONFIG_FILES if p.endswith('_toy.py')]
+TEST_DEV_CONFIGS = [p for p in CONFIG_FILES if p.endswith('_coco-test-dev.py')]
+STEP_CONFIGS = [p for p in CONFIG_FILES if p not in TEST_DEV_CONFIGS]
 
 
 def _config_id(path: str) -> str:
@@ -125,12 +130,18 @@ def synthetic_batch(num_classes: int, tmp_dir: str, size: int = 128):
             masks=BitmapMasks(masks, size, size))
         sample.ignored_instances = InstanceData(
             bboxes=torch.zeros((0, 4)), labels=torch.zeros((0, )).long())
+        # precomputed proposals, for models without an RPN (LoadProposals)
+        jitter = torch.from_numpy(rng.uniform(-8, 8, (30, 4))).float()
+        sample.proposals = InstanceData(
+            bboxes=(sample.gt_instances.bboxes.repeat(15, 1) +
+                    jitter).clamp(0, size),
+            scores=torch.linspace(1, 0.1, 30))
         inputs.append(torch.from_numpy(img).permute(2, 0, 1).contiguous())
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
 
 
-@pytest.mark.parametrize('config_file', CONFIG_FILES, ids=_config_id)
+@pytest.mark.parametrize('config_file', STEP_CONFIGS, ids=_config_id)
 def test_config_builds_and_steps(config_file, tmp_path):
     cfg = Config.fromfile(config_file)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
@@ -155,6 +166,32 @@ def test_config_builds_and_steps(config_file, tmp_path):
     for result in results:
         assert 'pred_instances' in result
         assert 'bboxes' in result.pred_instances
+
+
+@pytest.mark.parametrize('config_file', TEST_DEV_CONFIGS, ids=_config_id)
+def test_test_dev_config_writes_server_results(config_file):
+    """Same model and training as the parent, test-dev data and a
+    format-only CocoMetric (mmdet's test-dev pattern)."""
+    import re
+    with open(config_file) as f:
+        parent = re.search(r"^_base_ = '\./(.+\.py)'", f.read(), re.M)
+    assert parent, f'{config_file}: no parent config'
+    cfg = Config.fromfile(config_file)
+    base = Config.fromfile(
+        osp.join(osp.dirname(config_file), parent.group(1)))
+    for key in ('model', 'train_cfg', 'train_dataloader', 'val_dataloader',
+                'val_evaluator', 'optim_wrapper', 'load_from'):
+        assert cfg.get(key) == base.get(key), f'{config_file}: {key} changed'
+    dataset = cfg.test_dataloader.dataset
+    assert dataset.ann_file.endswith('image_info_test-dev2017.json')
+    assert dataset.data_prefix == dict(img='test2017/')
+    assert dataset.test_mode
+    evaluator = cfg.test_evaluator
+    assert evaluator.type == 'CocoMetric' and evaluator.format_only
+    assert set(evaluator.metric) == {'bbox', 'segm'}
+    assert evaluator.ann_file.endswith('image_info_test-dev2017.json')
+    name = osp.basename(config_file)[:-3]
+    assert evaluator.outfile_prefix == f'./work_dirs/{name}/test'
 
 
 @pytest.mark.parametrize('config_file', TOY_CONFIGS, ids=_config_id)

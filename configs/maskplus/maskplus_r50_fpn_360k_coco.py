@@ -17,5 +17,6 @@ model = dict(
             qmt_scales=(0.5, ))))
 
 custom_hooks = [
-    dict(type='BiasedLossHook', alpha=1.5, end=180000, by_epoch=False)
+    # alpha 1.5 for the first half of training (end=None: half of max_iters)
+    dict(type='BiasedLossHook', alpha=1.5, by_epoch=False)
 ]

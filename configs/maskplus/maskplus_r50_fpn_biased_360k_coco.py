@@ -4,5 +4,6 @@
 _base_ = './mask-rcnn_r50_fpn_360k_coco.py'
 
 custom_hooks = [
-    dict(type='BiasedLossHook', alpha=1.5, end=180000, by_epoch=False)
+    # alpha 1.5 for the first half of training (end=None: half of max_iters)
+    dict(type='BiasedLossHook', alpha=1.5, by_epoch=False)
 ]

@@ -38,8 +38,22 @@ def _from_start(module: dict, prefix: str) -> dict:
 # (Built from the toy Mask R-CNN dict without mutating it: `import` is not
 # allowed in text configs, so no deepcopy.)
 _mask_rcnn = _base_.model
+# Each branch trains on its subset of the instances; the other subset are
+# ignore regions (model.train_cfg.unselected_as_ignored=True), which the
+# assigners of RPN and RoI head must honour, also in images without any
+# instance of the branch: mmext's IgnoreRegionMaxIoUAssigner.
+_ignoring = dict(type='IgnoreRegionMaxIoUAssigner', ignore_iof_thr=0.5)
+_train_cfg = dict(
+    _mask_rcnn.train_cfg,
+    rpn=dict(
+        _mask_rcnn.train_cfg.rpn,
+        assigner=dict(_mask_rcnn.train_cfg.rpn.assigner, **_ignoring)),
+    rcnn=dict(
+        _mask_rcnn.train_cfg.rcnn,
+        assigner=dict(_mask_rcnn.train_cfg.rcnn.assigner, **_ignoring)))
 _large_branch = dict(
     _mask_rcnn,
+    train_cfg=_train_cfg,
     backbone=_from_start(_mask_rcnn.backbone, 'backbone.'),
     neck=_from_start(dict(_mask_rcnn.neck, type='EnhancedFPN'), 'neck.'),
     rpn_head=_from_start(_mask_rcnn.rpn_head, 'rpn_head.'),
@@ -59,9 +73,9 @@ _small_branch = dict(
         bbox_head=_from_start(_mask_rcnn.roi_head.bbox_head,
                               'roi_head.bbox_head.')),
     train_cfg=dict(
-        _mask_rcnn.train_cfg,
+        _train_cfg,
         rcnn=dict(
-            assigner=_mask_rcnn.train_cfg.rcnn.assigner,
+            assigner=_train_cfg['rcnn']['assigner'],
             sampler=_mask_rcnn.train_cfg.rcnn.sampler,
             pos_weight=_mask_rcnn.train_cfg.rcnn.pos_weight,
             debug=_mask_rcnn.train_cfg.rcnn.debug)),
@@ -79,13 +93,16 @@ model = dict(
     large_branch=_large_branch,
     small_branch=_small_branch,
     train_cfg=dict(
-        large_branch_instances='valid', small_branch_instances='invalid'),
+        large_branch_instances='valid',
+        small_branch_instances='invalid',
+        unselected_as_ignored=True),
     test_cfg=dict(
         small_size_thr=16,
-        fusion_nms_type='box',
-        fusion_nms_iou_thr=0.5,
+        # the paper's fusion: by size only, no NMS across the branches,
+        # GrabCut for every small detection (ellipse when poor)
+        fusion_nms_type='none',
         max_per_img=50,
-        max_grabcut_per_image=20,
+        max_grabcut_per_image=None,
         image_source='auto'))
 
 train_pipeline = [

@@ -32,10 +32,24 @@ custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 # (Built from mmdet's Mask R-CNN R50-FPN dict without mutating it: `import`
 # is not allowed in text configs, so no deepcopy.)
 _mask_rcnn = _base_.model
+# Each branch trains on its subset of the instances; the other subset are
+# ignore regions (model.train_cfg.unselected_as_ignored=True), which the
+# assigners of RPN and RoI head must honour, also in images without any
+# instance of the branch: mmext's IgnoreRegionMaxIoUAssigner.
+_ignoring = dict(type='IgnoreRegionMaxIoUAssigner', ignore_iof_thr=0.5)
+_train_cfg = dict(
+    _mask_rcnn.train_cfg,
+    rpn=dict(
+        _mask_rcnn.train_cfg.rpn,
+        assigner=dict(_mask_rcnn.train_cfg.rpn.assigner, **_ignoring)),
+    rcnn=dict(
+        _mask_rcnn.train_cfg.rcnn,
+        assigner=dict(_mask_rcnn.train_cfg.rcnn.assigner, **_ignoring)))
 # Large-object branch: Mask R-CNN R50 with the FPN replaced by EnhancedFPN,
 # 20 VOC classes.
 _large_branch = dict(
     _mask_rcnn,
+    train_cfg=_train_cfg,
     neck=dict(_mask_rcnn.neck, type='EnhancedFPN'),
     roi_head=dict(
         _mask_rcnn.roi_head,
@@ -51,9 +65,9 @@ _small_branch = dict(
         bbox_roi_extractor=_mask_rcnn.roi_head.bbox_roi_extractor,
         bbox_head=dict(_mask_rcnn.roi_head.bbox_head, num_classes=20)),
     train_cfg=dict(
-        _mask_rcnn.train_cfg,
+        _train_cfg,
         rcnn=dict(
-            assigner=_mask_rcnn.train_cfg.rcnn.assigner,
+            assigner=_train_cfg['rcnn']['assigner'],
             sampler=_mask_rcnn.train_cfg.rcnn.sampler,
             pos_weight=_mask_rcnn.train_cfg.rcnn.pos_weight,
             debug=_mask_rcnn.train_cfg.rcnn.debug)),
@@ -71,13 +85,16 @@ model = dict(
     large_branch=_large_branch,
     small_branch=_small_branch,
     train_cfg=dict(
-        large_branch_instances='valid', small_branch_instances='invalid'),
+        large_branch_instances='valid',
+        small_branch_instances='invalid',
+        unselected_as_ignored=True),
     test_cfg=dict(
         small_size_thr=64,
-        fusion_nms_type='box',
-        fusion_nms_iou_thr=0.5,
+        # the paper's fusion: by size only, no NMS across the branches,
+        # GrabCut for every small detection (ellipse when poor)
+        fusion_nms_type='none',
         max_per_img=100,
-        max_grabcut_per_image=20,
+        max_grabcut_per_image=None,
         image_source='img_path'))
 
 # ------------------------------------------------------------------ data
@@ -142,11 +159,19 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
+# The protocol of the public SDS evaluation code (Hariharan et al. 2014),
+# which defines mAP^r and which the compared box-supervised methods cite:
+# VOC's void pixels are not removed from the IoU, a detection matches the
+# best still unmatched gt at IoU > thr (see VOCInstanceMetric's docstring;
+# use_void=True, strict_thr=False is the other protocol).
 val_evaluator = dict(
     _delete_=True,
     type='VOCInstanceMetric',
     ann_file=data_root + 'annotations/instances_val.json',
     iou_thrs=(0.5, 0.75),
+    use_void=False,
+    strict_thr=True,
+    matching='best_unmatched',
     backend_args=backend_args)
 test_evaluator = val_evaluator
 

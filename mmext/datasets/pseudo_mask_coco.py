@@ -11,9 +11,12 @@ subset.
 Two ways to train on subsets:
 
 * **one model, one subset** - ``pseudo_mask_subset='valid'`` (or
-  ``'invalid'``) keeps only those instances; the others are removed from the
-  image (they become background, as when the paper trains a branch "using
-  only the samples with valid masks").
+  ``'invalid'``) trains only on those instances. The others become ignore
+  regions (``unselected='ignore'``, the default: ``ignore_flag=1``, so
+  mmdet packs them into ``ignored_instances``; they are neither objects nor
+  background, provided the model's assigners ignore them, e.g.
+  :class:`~mmext.models.task_modules.IgnoreRegionMaxIoUAssigner`), or are
+  removed from the image (``unselected='drop'``: background).
 * **both branches of** :class:`~mmext.models.detectors.HybridWeakDetector`
   **from one dataloader** - keep ``pseudo_mask_subset='all'`` and load the
   flag with ``LoadPseudoMaskAnnotations`` / pack it with
@@ -40,22 +43,34 @@ class PseudoMaskCocoDataset(ValidatedCocoDataset):
     ignore regions anyway.
 
     Args:
-        pseudo_mask_subset (str): Which instances to keep: ``'all'``
+        pseudo_mask_subset (str): Which instances to train on: ``'all'``
             (default), ``'valid'`` or ``'invalid'``. Ignored (crowd)
             instances are always kept, whatever their flag.
+        unselected (str): What becomes of the instances outside
+            ``pseudo_mask_subset``: ``'ignore'`` (default: kept with
+            ``ignore_flag=1``, i.e. ignore regions) or ``'drop'`` (removed:
+            background).
         **kwargs: See :class:`mmext.datasets.ValidatedCocoDataset`.
 
     With ``filter_cfg=dict(filter_empty_gt=True)`` (training) an image left
     without any non-ignored instance after the subset selection is dropped.
     """
 
-    def __init__(self, *args, pseudo_mask_subset: str = 'all',
+    def __init__(self,
+                 *args,
+                 pseudo_mask_subset: str = 'all',
+                 unselected: str = 'ignore',
                  **kwargs) -> None:
         if pseudo_mask_subset not in PSEUDO_MASK_SUBSETS:
             raise ValueError(
                 f'PseudoMaskCocoDataset: pseudo_mask_subset must be one of '
                 f'{PSEUDO_MASK_SUBSETS}, got {pseudo_mask_subset!r}')
+        if unselected not in ('ignore', 'drop'):
+            raise ValueError(
+                "PseudoMaskCocoDataset: unselected must be 'ignore' or "
+                f"'drop', got {unselected!r}")
         self.pseudo_mask_subset = pseudo_mask_subset
+        self.unselected = unselected
         super().__init__(*args, **kwargs)
 
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
@@ -75,6 +90,9 @@ class PseudoMaskCocoDataset(ValidatedCocoDataset):
             for instance in parsed:  # none if the annotation was skipped
                 instance['pseudo_valid'] = self._valid_flag(ann, img_info)
                 if self._keep(instance):
+                    instances.append(instance)
+                elif self.unselected == 'ignore':
+                    instance['ignore_flag'] = 1
                     instances.append(instance)
         data_info['instances'] = instances
         return data_info

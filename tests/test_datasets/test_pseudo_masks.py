@@ -16,6 +16,7 @@ from pycocotools.coco import COCO
 
 from mmext.datasets import pseudo_masks
 from mmext.datasets.pseudo_masks import (grabcut_box_mask,
+                                         grabcut_pseudo_mask,
                                          inscribed_ellipse_mask,
                                          is_valid_pseudo_mask, mask_box_iou,
                                          pseudo_mask_for_box)
@@ -215,6 +216,90 @@ def test_pseudo_mask_for_box_replaces_poor_masks(monkeypatch):
     assert status == 'ok' and not kept
     assert iou == pytest.approx(16 / 1600)
     np.testing.assert_array_equal(mask, inscribed_ellipse_mask(60, 60, box))
+
+
+def _cluttered_scene(seed=0):
+    """A red square object on a grey surround at the right, while most of
+    the image (columns 0-149) has the object's colour: a global background
+    model explains the object, a local one does not (the failure of plain
+    GrabCut on real photos of cluttered scenes)."""
+    rng = np.random.default_rng(seed)
+    h, w = 120, 200
+
+    def red(n):
+        return np.clip(rng.normal((20, 20, 220), 10, (n, 3)), 0,
+                       255).astype(np.uint8)
+
+    image = np.clip(rng.normal(120, 8, (h, w, 3)), 0, 255).astype(np.uint8)
+    image[:, :150] = red(h * 150).reshape(h, 150, 3)
+    obj = np.zeros((h, w), bool)
+    obj[45:75, 165:195] = True
+    image[obj] = red(int(obj.sum()))
+    return image, obj, (160, 40, 199, 80)
+
+
+def test_local_grabcut_uses_a_local_background_model():
+    image, obj, box = _cluttered_scene()
+    mask, status, box_iou, valid = grabcut_pseudo_mask(image, box, 'plain')
+    assert status == 'empty' and not valid  # the paper's plain GrabCut
+    mask, status, box_iou, valid = grabcut_pseudo_mask(image, box)
+    assert (status, valid) == ('ok', True)  # default: mode='local'
+    assert _iou(mask, obj) > 0.95
+    # the crop only changes what GrabCut sees: the mask is image-sized and
+    # nothing outside the box is foreground
+    assert mask.shape == obj.shape and mask[:, :160].sum() == 0
+    # at test time (ellipse when poor): the real mask instead of an ellipse
+    final = pseudo_mask_for_box(image, box)[0]
+    plain = pseudo_mask_for_box(image, box, mode='plain')[0]
+    np.testing.assert_array_equal(
+        plain, inscribed_ellipse_mask(*obj.shape, box))
+    assert _iou(final, obj) > 0.95 > _iou(plain, obj)
+    with pytest.raises(ValueError, match='mode'):
+        grabcut_pseudo_mask(image, box, 'global')
+
+
+def test_local_grabcut_retries_with_a_central_seed(monkeypatch):
+    image, obj, box = _cluttered_scene(seed=1)
+    # The seed's pixels are fixed foreground: a grey object whose centre has
+    # the colour of its red surround loses the centre without the seed.
+    rng = np.random.default_rng(2)
+    red, grey = np.array((20, 20, 220)), np.array((120, 120, 120))
+    holed = rng.normal(0, 8, image.shape) + red
+    holed[40:80, 160:199] = grey + rng.normal(0, 8, (40, 39, 3))
+    holed[54:66, 174:186] = red + rng.normal(0, 8, (12, 12, 3))
+    holed = np.clip(holed, 0, 255).astype(np.uint8)
+    cx, cy, hw, hh = 179.5, 60., 0.3 * 39 / 2, 0.3 * 40 / 2
+    seed = inscribed_ellipse_mask(*obj.shape,
+                                  (cx - hw, cy - hh, cx + hw, cy + hh)) > 0
+    mask, status = grabcut_box_mask(holed, box, context_margin=0.5)
+    assert seed.sum() > 20 and status == 'ok' and mask[seed].max() == 0
+    mask, status = grabcut_box_mask(
+        holed, box, context_margin=0.5, fg_seed_frac=0.3)
+    assert status == 'ok' and mask[seed].min() == 1
+
+    calls = []
+    real = pseudo_masks.grabcut_box_mask
+
+    def first_run_fails(img, bx, **kwargs):
+        calls.append(kwargs)
+        if kwargs.get('fg_seed_frac', 0) == 0:
+            return inscribed_ellipse_mask(*img.shape[:2], bx), 'empty'
+        return real(img, bx, **kwargs)
+
+    monkeypatch.setattr(pseudo_masks, 'grabcut_box_mask', first_run_fails)
+    mask, status, box_iou, valid = grabcut_pseudo_mask(image, box)
+    assert [c.get('fg_seed_frac', 0) for c in calls] == [0, 0.3]
+    assert all(c['context_margin'] == 0.5 for c in calls)
+    assert (status, valid) == ('ok', True) and _iou(mask, obj) > 0.95
+    # a good first result is not retried; plain never is
+    calls.clear()
+    monkeypatch.setattr(pseudo_masks, 'grabcut_box_mask', real)
+    monkeypatch.setattr(
+        pseudo_masks, 'grabcut_box_mask',
+        lambda img, bx, **kw: calls.append(kw) or real(img, bx, **kw))
+    grabcut_pseudo_mask(image, box)
+    grabcut_pseudo_mask(image, box, 'plain')
+    assert len(calls) == 2 and 'context_margin' not in calls[1]
 
 
 # ------------------------------------------------------------------ tool

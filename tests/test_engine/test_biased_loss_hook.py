@@ -202,3 +202,30 @@ def test_bad_arguments():
     hook = BiasedLossHook(end=1, loss_name='loss_dice')
     with pytest.raises(ValueError, match='loss_dice'):
         hook.before_train_iter(_fake_runner(TinyMaskModel()), 0)
+
+
+@pytest.mark.parametrize('max_iters', [6, 10])
+def test_default_end_is_half_the_schedule(tmp_path, max_iters):
+    """Without ``end`` the switch follows the schedule's length."""
+    record = RecordHook()
+    hook = BiasedLossHook(alpha=1.5)
+    runner = _runner(
+        tmp_path / f'half{max_iters}', [hook, record],
+        dict(type='IterBasedTrainLoop', max_iters=max_iters,
+             val_interval=100))
+    runner.train()
+    half = max_iters // 2
+    assert hook.end == half
+    assert [r[3] for r in record.records] == [1.5] * half + [1.0] * (
+        max_iters - half)
+
+
+def test_default_end_by_epoch(tmp_path):
+    record = RecordHook()
+    runner = _runner(
+        tmp_path / 'half_epochs',
+        [BiasedLossHook(alpha=1.5, by_epoch=True), record],
+        dict(type='EpochBasedTrainLoop', max_epochs=4, val_interval=100))
+    runner.train()
+    # 2 iterations per epoch: epochs 0-1 biased, 2-3 not
+    assert [r[3] for r in record.records] == [1.5] * 4 + [1.0] * 4

@@ -303,3 +303,38 @@ def test_agrees_with_coco_ap(toy_data_root):
         res['coco/segm_mAP_50'], abs=0.03)
     assert res['voc/mAPr_75'] == pytest.approx(
         res['coco/segm_mAP_75'], abs=0.03)
+
+
+def test_strict_threshold_of_the_sds_code(tmp_path):
+    """IoU exactly 0.5 (100 / 200 px) matches at ``IoU >= 0.5`` (default,
+    MNC/chainercv) but not at ``IoU > 0.5`` (SDS, ``strict_thr=True``)."""
+    ann = _write_gt(tmp_path / 'gt.json', {1: ([(GT_A1, 1)], None)})
+    half = [_sample(1, [(_rect(0, 20), 0, .9)])]
+    assert _evaluate(ann, half)['mAPr_50'] == 1.
+    assert _evaluate(ann, half, strict_thr=True)['mAPr_50'] == 0.
+    # the same for the VOC devkit assignment, and ABO does not change
+    assert _evaluate(ann, half, strict_thr=True,
+                     matching='best_any')['mAPr_50'] == 0.
+    assert _evaluate(ann, half, strict_thr=True)['ABO'] == pytest.approx(.5)
+    above = [_sample(1, [(_rect(0, 19), 0, .9)])]  # 100 / 190
+    assert _evaluate(ann, above, strict_thr=True)['mAPr_50'] == 1.
+
+
+def test_paper_configs_use_the_sds_protocol():
+    """The VOC configs of the hybrid-network paper evaluate as the public
+    SDS code does: void pixels not removed, IoU > thr, best unmatched gt."""
+    import glob
+    import os.path as osp
+
+    from mmengine.config import Config
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    files = sorted(glob.glob(osp.join(root, 'configs/weakly/*_voc-sbd.py')))
+    assert files
+    for path in files:
+        cfg = Config.fromfile(path)
+        for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+            assert evaluator['type'] == 'VOCInstanceMetric', path
+            assert evaluator.get('use_void') is False, path
+            assert evaluator.get('strict_thr') is True, path
+            assert evaluator.get('matching',
+                                 'best_unmatched') == 'best_unmatched', path

@@ -124,7 +124,9 @@ def test_enhanced_fpn_input_source_and_errors():
 NUM_CLASSES = 3
 
 
-def _branch_cfg(with_mask: bool, neck: str = 'EnhancedFPN') -> dict:
+def _branch_cfg(with_mask: bool,
+                neck: str = 'EnhancedFPN',
+                ignoring: bool = True) -> dict:
     roi_head = dict(
         type='StandardRoIHead',
         bbox_roi_extractor=dict(
@@ -158,6 +160,13 @@ def _branch_cfg(with_mask: bool, neck: str = 'EnhancedFPN') -> dict:
                     loss_weight=1.0)))
         rcnn_train['mask_size'] = 28
         rcnn_test['mask_thr_binary'] = 0.5
+    rpn_train = rpn_train_cfg()
+    if ignoring:
+        # the other branch's instances are ignore regions (the default
+        # train_cfg.unselected_as_ignored=True needs ignoring assigners)
+        for train in (rpn_train, rcnn_train):
+            train['assigner'].update(
+                type='IgnoreRegionMaxIoUAssigner', ignore_iof_thr=0.5)
     return dict(
         type='MaskRCNN' if with_mask else 'FasterRCNN',
         backbone=dict(
@@ -192,7 +201,7 @@ def _branch_cfg(with_mask: bool, neck: str = 'EnhancedFPN') -> dict:
             loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
         roi_head=roi_head,
         train_cfg=dict(
-            rpn=rpn_train_cfg(),
+            rpn=rpn_train,
             rpn_proposal=dict(
                 nms_pre=200,
                 max_per_img=50,
@@ -341,6 +350,108 @@ def test_hybrid_small_branch_on_all_and_unselected_as_ignored():
     ]
 
 
+def test_ignore_region_assigner_holds_in_images_without_gt():
+    from mmdet.registry import TASK_UTILS
+    cfg = dict(pos_iou_thr=0.5, neg_iou_thr=0.5, min_pos_iou=0.5,
+               ignore_iof_thr=0.5)
+    priors = InstanceData(priors=torch.tensor(
+        [[0., 0., 10., 10.], [2., 2., 8., 8.], [40., 40., 60., 60.],
+         [0., 0., 30., 30.]]))
+    ignore = InstanceData(bboxes=torch.tensor([[0., 0., 12., 12.]]))
+    no_gt = InstanceData(
+        bboxes=torch.zeros((0, 4)), labels=torch.zeros((0, )).long())
+    ours = TASK_UTILS.build(dict(cfg, type='IgnoreRegionMaxIoUAssigner'))
+    mmdet = TASK_UTILS.build(dict(cfg, type='MaxIoUAssigner'))
+    # without gt: mmdet makes every prior a negative, ignore regions too
+    assert mmdet.assign(priors, no_gt, ignore).gt_inds.tolist() == [0] * 4
+    # priors inside the region (IoF 1, 1) ignored; IoF 0 and 0.16 negative
+    assert ours.assign(priors, no_gt, ignore).gt_inds.tolist() == [
+        -1, -1, 0, 0]
+    # with gt the result equals mmdet's, positives are kept
+    gt = InstanceData(
+        bboxes=torch.tensor([[40., 40., 61., 61.]]), labels=torch.tensor([1]))
+    for a in (ours, mmdet):
+        assert a.assign(priors, gt, ignore).gt_inds.tolist() == [-1, -1, 1, 0]
+    with pytest.raises(ValueError, match='ignore_iof_thr'):
+        TASK_UTILS.build(
+            dict(cfg, type='IgnoreRegionMaxIoUAssigner', ignore_iof_thr=-1))
+
+
+def _iof(boxes: torch.Tensor, region) -> torch.Tensor:
+    """Intersection of (N, 4) boxes with one region over the boxes' area."""
+    region = torch.tensor(region, dtype=boxes.dtype)
+    wh = (torch.min(boxes[:, 2:], region[2:]) -
+          torch.max(boxes[:, :2], region[:2])).clamp(min=0)
+    area = (boxes[:, 2:] - boxes[:, :2]).prod(1).clamp(min=1e-6)
+    return wh.prod(1) / area
+
+
+@pytest.mark.parametrize('unselected_as_ignored', [True, False])
+def test_other_branch_instances_give_no_negative_cls_loss(
+        unselected_as_ignored):
+    """An image whose only objects are valid: for the small branch the
+    object is an ignore region, so no anchor or RoI inside it is a
+    negative (no negative classification loss), while with
+    ``unselected_as_ignored=False`` it is background."""
+    model = _hybrid(
+        train_cfg=dict(unselected_as_ignored=unselected_as_ignored))
+    small = model.small_branch
+    batch = _batch()
+    region = [4., 4., 40., 44.]
+    batch['data_samples'] = batch['data_samples'][:1]
+    batch['inputs'] = batch['inputs'][:1]
+    sample = batch['data_samples'][0]
+    sample.gt_instances = sample.gt_instances[:1]  # the valid box only
+    assert get_box_tensor(sample.gt_instances.bboxes)[0].tolist() == region
+    # sample every negative, so that none can be missed by chance
+    small.rpn_head.sampler.num = 10**6
+    small.roi_head.bbox_sampler.num = 10**6
+    recorded = {}
+    rpn_get_targets = small.rpn_head.get_targets
+
+    def record_targets(anchor_list, *args, **kwargs):
+        targets = rpn_get_targets(anchor_list, *args, **kwargs)
+        recorded['anchors'] = torch.cat(anchor_list[0])
+        recorded['label_weights'] = torch.cat(
+            [w[0] for w in targets[1]])
+        return targets
+
+    rpn_loss_and_predict = small.rpn_head.loss_and_predict
+
+    def add_region_as_proposal(*args, **kwargs):
+        losses, results = rpn_loss_and_predict(*args, **kwargs)
+        extra = InstanceData(
+            bboxes=torch.tensor([region, [5., 6., 30., 40.]]),
+            scores=torch.ones(2), labels=torch.zeros(2, dtype=torch.long))
+        return losses, [InstanceData.cat([r, extra]) for r in results]
+
+    roi_bbox_loss = small.roi_head.bbox_loss
+
+    def record_sampling(x, sampling_results):
+        recorded['neg_priors'] = sampling_results[0].neg_priors
+        return roi_bbox_loss(x, sampling_results)
+
+    small.rpn_head.get_targets = record_targets
+    small.rpn_head.loss_and_predict = add_region_as_proposal
+    small.roi_head.bbox_loss = record_sampling
+    losses = model(**model.data_preprocessor(batch, True), mode='loss')
+    assert torch.isfinite(losses['small.loss_cls'])
+
+    anchors, weights = recorded['anchors'], recorded['label_weights']
+    anchors_in_region = _iof(anchors, region) > 0.5
+    assert anchors_in_region.sum() > 10
+    neg_rois_in_region = _iof(recorded['neg_priors'], region) > 0.5
+    if unselected_as_ignored:
+        # zero weight in the RPN classification loss, no negative RoI
+        assert (weights[anchors_in_region] == 0).all()
+        assert (weights[~anchors_in_region] > 0).any()
+        assert not neg_rois_in_region.any()
+        assert len(recorded['neg_priors']) > 0
+    else:
+        assert (weights[anchors_in_region] > 0).all()
+        assert neg_rois_in_region.sum() >= 2  # the two added proposals
+
+
 def test_hybrid_recomputes_or_requires_missing_flags():
     batch = _batch(with_flags=False)
     # make instance 1 of image 0 a poor mask: a 2x2 blob in a 8x8 box
@@ -381,6 +492,20 @@ def test_hybrid_config_errors():
         _hybrid(test_cfg=dict(small_size=64))
     with pytest.raises(ValueError, match='small_branch_instances'):
         _hybrid(train_cfg=dict(small_branch_instances='small'))
+    # ignore regions need assigners that ignore (mmdet's default does not)
+    with pytest.raises(ValueError,
+                       match=r'small_branch\.train_cfg\.rpn\.assigner'):
+        MODELS.build(
+            dict(
+                type='HybridWeakDetector',
+                large_branch=_branch_cfg(True),
+                small_branch=_branch_cfg(False, ignoring=False)))
+    MODELS.build(  # fine when nothing is ignored
+        dict(
+            type='HybridWeakDetector',
+            large_branch=_branch_cfg(True, ignoring=False),
+            small_branch=_branch_cfg(False, ignoring=False),
+            train_cfg=dict(unselected_as_ignored=False)))
     with pytest.raises(ValueError, match='must predict masks'):
         MODELS.build(
             dict(
@@ -401,7 +526,9 @@ def _instances(boxes, scores, labels, masks=None):
 
 def test_fusion_by_size_and_duplicate_suppression():
     model = _hybrid(
-        test_cfg=dict(small_size_thr=16, max_grabcut_per_image=0))
+        test_cfg=dict(
+            small_size_thr=16, max_grabcut_per_image=0,
+            fusion_nms_type='box'))
     h, w = 80, 100
     large_masks = torch.zeros((4, h, w), dtype=torch.bool)
     large_masks[0, 10:50, 10:50] = True
@@ -454,6 +581,50 @@ def test_fusion_by_size_and_duplicate_suppression():
     assert model.fuse_results(large, small, image,
                               (h, w)).scores.tolist() == pytest.approx(
                                   [0.9, 0.7])
+
+
+def test_default_fusion_is_the_papers(monkeypatch):
+    """Paper, Sec. 2: split by size, no suppression across the branches,
+    GrabCut for every small detection, the ellipse only when it is poor."""
+    from mmext.models.detectors import hybrid_weak_detector as module
+    model = _hybrid(test_cfg=dict(small_size_thr=16))
+    assert model.test_cfg['fusion_nms_type'] == 'none'
+    h, w = 80, 100
+    large_masks = torch.zeros((2, h, w), dtype=torch.bool)
+    large_masks[0, 0:17, 80:97] = True
+    large_masks[1, 40:80, 55:95] = True
+    large = _instances([[80, 0, 97, 17], [55, 40, 95, 80]], [0.6, 0.5],
+                       [2, 1], large_masks)
+    num_small = 25  # more than the optional cap of 20
+    small_boxes = [[4 * (i % 12), 20 + 30 * (i // 12) % 60,
+                    4 * (i % 12) + 12, 32 + 30 * (i // 12) % 60]
+                   for i in range(num_small - 1)] + [[80, 0, 95, 16]]
+    small = _instances(small_boxes,
+                       [0.01 * i for i in range(num_small - 1)] + [0.65],
+                       [0] * (num_small - 1) + [2])
+    calls = []
+    real = module.pseudo_mask_for_box
+
+    def counting(image, box, **kwargs):
+        calls.append(list(box))
+        return real(image, box, **kwargs)
+
+    monkeypatch.setattr(module, 'pseudo_mask_for_box', counting)
+    image = np.random.default_rng(0).integers(0, 255, (h, w, 3), np.uint8)
+    out = model.fuse_results(large, small, image, (h, w))
+    # the small #24 / large #0 duplicate (box IoU 0.83, same class) is kept
+    assert len(out) == 2 + num_small
+    assert out.scores[:2].tolist() == pytest.approx([0.65, 0.6])
+    assert len(calls) == num_small  # every small detection, no cap
+    # the extras are options: cap and NMS
+    calls.clear()
+    model.test_cfg.update(fusion_nms_type='box', max_grabcut_per_image=20)
+    out = model.fuse_results(large, small, image, (h, w))
+    assert len(out) == 1 + num_small
+    assert out.scores[:2].tolist() == pytest.approx([0.65, 0.5])
+    assert len(calls) == 20
+    with pytest.raises(ValueError, match='fusion_nms_type'):
+        _hybrid(test_cfg=dict(fusion_nms_type='soft'))
 
 
 def test_grabcut_at_test_time_and_ellipse_fallback():
@@ -613,15 +784,28 @@ def test_pseudo_mask_dataset_subsets_and_packing(tmp_path):
                                                              36.]
 
     valid = _dataset(ann_file, img_dir, pseudo_mask_subset='valid',
-                     filter_cfg=dict(filter_empty_gt=True))
+                     unselected='drop', filter_cfg=dict(filter_empty_gt=True))
     assert len(valid) == 2  # image 2 has no valid instance
     assert all(inst['pseudo_valid'] for i in range(len(valid))
                for inst in valid.get_data_info(i)['instances'])
-    invalid = _dataset(ann_file, img_dir, pseudo_mask_subset='invalid')
+    invalid = _dataset(ann_file, img_dir, pseudo_mask_subset='invalid',
+                       unselected='drop')
     assert [len(invalid.get_data_info(i)['instances'])
             for i in range(3)] == [1, 1, 0]
+    # default: the other subset stays as ignore regions
+    valid = _dataset(ann_file, img_dir, pseudo_mask_subset='valid',
+                     filter_cfg=dict(filter_empty_gt=True))
+    assert len(valid) == 2  # image 2 has no valid instance to train on
+    assert [[(inst['pseudo_valid'], inst['ignore_flag'])
+             for inst in valid.get_data_info(i)['instances']]
+            for i in range(2)] == [[(True, 0), (False, 1)], [(True, 0)]]
+    sample = valid[0]['data_samples']
+    assert sample.gt_instances.pseudo_valid.tolist() == [True]
+    assert len(sample.ignored_instances) == 1
     with pytest.raises(ValueError, match='pseudo_mask_subset'):
         _dataset(ann_file, img_dir, pseudo_mask_subset='small')
+    with pytest.raises(ValueError, match='unselected'):
+        _dataset(ann_file, img_dir, unselected='background')
 
 
 def test_pseudo_mask_dataset_requires_valid_flag(tmp_path):

@@ -2,7 +2,11 @@
 
 The first step of the weakly supervised hybrid networks (Liao et al.): every
 box gets a GrabCut mask (OpenCV ``cv2.grabCut``, rectangle initialisation,
-``--iters`` iterations) and a validity flag::
+``--iters`` iterations) and a validity flag. ``--grabcut-mode local``
+(default) runs GrabCut on the box plus ``--context-margin`` and retries a
+poor result with a central foreground seed (``--fg-seed``); ``plain`` runs
+it once on the whole image (see :func:`mmext.datasets.pseudo_masks.
+grabcut_pseudo_mask`)::
 
     python tools/dataset_converters/grabcut_pseudo_masks.py \\
         data/voc_sbd/annotations/instances_train_aug.json \\
@@ -61,16 +65,14 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 try:
-    from mmext.datasets.pseudo_masks import (grabcut_box_mask,
-                                             inscribed_ellipse_mask,
-                                             is_valid_pseudo_mask)
+    from mmext.datasets.pseudo_masks import (grabcut_pseudo_mask,
+                                             inscribed_ellipse_mask)
     from mmext.utils.atomic_io import atomic_write_json
 except ImportError:  # run from a checkout without mmext installed
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-    from mmext.datasets.pseudo_masks import (grabcut_box_mask,
-                                             inscribed_ellipse_mask,
-                                             is_valid_pseudo_mask)
+    from mmext.datasets.pseudo_masks import (grabcut_pseudo_mask,
+                                             inscribed_ellipse_mask)
     from mmext.utils.atomic_io import atomic_write_json
 
 JOURNAL_SUFFIX = '.journal.jsonl'
@@ -95,6 +97,24 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=float,
         default=0.5,
         help='valid when IoU(mask box, box) >= this')
+    parser.add_argument(
+        '--grabcut-mode',
+        choices=['local', 'plain'],
+        default='local',
+        help='local: GrabCut on the box plus a margin, retried with a '
+        'central foreground seed when poor (default); plain: once on the '
+        'whole image')
+    parser.add_argument(
+        '--context-margin',
+        type=float,
+        default=0.5,
+        help='local mode: margin around the box, as a fraction of its side')
+    parser.add_argument(
+        '--fg-seed',
+        type=float,
+        default=0.3,
+        help='local mode: size of the retry\'s central foreground seed, as '
+        'a fraction of the box\'s half sides')
     parser.add_argument(
         '--small-area',
         type=float,
@@ -155,7 +175,8 @@ def process_image(task: dict) -> dict:
         task (dict): ``image_id``, ``path``, ``height``, ``width``,
             ``anns`` (list of ``(ann_id, [x, y, w, h], segmentation)``) and
             ``params`` (``iters``, ``min_size``, ``iou_thr``,
-            ``invalid_mask``).
+            ``invalid_mask``, ``grabcut_mode``, ``context_margin``,
+            ``fg_seed``).
 
     Returns:
         dict: ``image_id`` and ``annotations``, a list of the new fields
@@ -174,14 +195,18 @@ def process_image(task: dict) -> dict:
     results = []
     for ann_id, (x, y, w, h), segmentation in task['anns']:
         box = (x, y, x + w, y + h)
-        mask, status = grabcut_box_mask(
-            image, box, iters=params['iters'], min_size=params['min_size'])
-        if status == 'ok':
-            valid, iou = is_valid_pseudo_mask(mask, box, params['iou_thr'])
-            if not valid and params['invalid_mask'] == 'ellipse':
-                mask = inscribed_ellipse_mask(height, width, box)
-        else:
-            valid, iou = False, 0.
+        mask, status, iou, valid = grabcut_pseudo_mask(
+            image,
+            box,
+            mode=params['grabcut_mode'],
+            iters=params['iters'],
+            min_size=params['min_size'],
+            iou_thr=params['iou_thr'],
+            context_margin=params['context_margin'],
+            fg_seed_frac=params['fg_seed'])
+        if (status == 'ok' and not valid
+                and params['invalid_mask'] == 'ellipse'):
+            mask = inscribed_ellipse_mask(height, width, box)
         rle = _encode(mask)
         result = dict(
             id=ann_id,
@@ -210,7 +235,10 @@ def _params_of(args: argparse.Namespace) -> dict:
         iters=args.iters,
         min_size=args.min_size,
         iou_thr=args.iou_thr,
-        invalid_mask=args.invalid_mask)
+        invalid_mask=args.invalid_mask,
+        grabcut_mode=args.grabcut_mode,
+        context_margin=args.context_margin,
+        fg_seed=args.fg_seed)
 
 
 def read_journal(path: str, params: dict) -> Dict[int, dict]:

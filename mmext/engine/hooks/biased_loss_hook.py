@@ -30,9 +30,12 @@ class BiasedLossHook(Hook):
     scaled too. The factor is logged as ``log_key`` through the message hub.
 
     Args:
+        end (int, optional): First iteration/epoch (0-based) trained with
+            factor 1. None (default) takes the paper's "first half" of the
+            runner's schedule: ``runner.max_iters // 2`` (``max_epochs // 2``
+            with ``by_epoch=True``), read when training starts, so changing
+            the schedule's length alone keeps the switch in the middle.
         alpha (float): Early mask loss multiplier. Defaults to 1.5.
-        end (int): First iteration/epoch (0-based) trained with factor 1.
-            The paper switches halfway through training.
         by_epoch (bool): Whether ``end`` counts epochs. Defaults to False.
         head_path (str): Dotted path of the mask head(s) in the model.
             Defaults to ``'roi_head.mask_head'``.
@@ -44,7 +47,7 @@ class BiasedLossHook(Hook):
     """
 
     def __init__(self,
-                 end: int,
+                 end: Optional[int] = None,
                  alpha: float = 1.5,
                  by_epoch: bool = False,
                  head_path: str = 'roi_head.mask_head',
@@ -52,10 +55,10 @@ class BiasedLossHook(Hook):
                  log_key: str = 'train/mask_alpha') -> None:
         if alpha <= 0:
             raise ValueError(f'BiasedLossHook: alpha must be > 0, got {alpha}')
-        if end < 0:
+        if end is not None and end < 0:
             raise ValueError(f'BiasedLossHook: end must be >= 0, got {end}')
         self.alpha = float(alpha)
-        self.end = int(end)
+        self.end = None if end is None else int(end)
         self.by_epoch = by_epoch
         self.head_path = head_path
         self.loss_name = loss_name
@@ -65,7 +68,22 @@ class BiasedLossHook(Hook):
 
     def factor_at(self, progress: int) -> float:
         """Mask loss multiplier at iteration/epoch ``progress``."""
+        if self.end is None:
+            raise RuntimeError(
+                'BiasedLossHook: end is not known before training starts '
+                '(end=None takes half of the runner\'s schedule)')
         return self.alpha if progress < self.end else 1.0
+
+    def _resolve_end(self, runner) -> None:
+        """``end=None``: half of the runner's iterations (epochs)."""
+        if self.end is not None:
+            return
+        total = runner.max_epochs if self.by_epoch else runner.max_iters
+        if not total:
+            raise ValueError(
+                'BiasedLossHook: end=None needs the runner\'s '
+                f'{"max_epochs" if self.by_epoch else "max_iters"}; set end')
+        self.end = int(total) // 2
 
     def _loss_modules(self, runner) -> List[nn.Module]:
         model = runner.model
@@ -100,6 +118,7 @@ class BiasedLossHook(Hook):
         runner.message_hub.update_scalar(self.log_key, factor)
 
     def before_train(self, runner) -> None:
+        self._resolve_end(runner)
         self._apply(runner)
 
     def before_train_iter(self,

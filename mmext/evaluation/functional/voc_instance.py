@@ -70,12 +70,14 @@ def match_detections(ious: np.ndarray,
                      scores: np.ndarray,
                      iou_thr: float,
                      gt_ignore: Optional[np.ndarray] = None,
-                     mode: str = 'best_unmatched') -> np.ndarray:
+                     mode: str = 'best_unmatched',
+                     strict: bool = False) -> np.ndarray:
     """Greedy matching of one image's detections of one class.
 
     Detections are visited by descending score (stable for ties); each
     ground truth is matched at most once, and a match needs
-    ``IoU >= iou_thr``.
+    ``IoU >= iou_thr`` (``IoU > iou_thr`` with ``strict=True``, as in the
+    SDS evaluation code of Hariharan et al.).
 
     * ``'best_unmatched'`` (SDS / PRM evaluation code): a detection takes the
       not yet matched, not ignored ground truth of highest IoU; if that fails
@@ -93,6 +95,7 @@ def match_detections(ious: np.ndarray,
             neither count as positives nor make false positives
             (crowd / difficult).
         mode (str): ``'best_unmatched'`` or ``'best_any'``.
+        strict (bool): Match at ``IoU > iou_thr`` instead of ``>=``.
 
     Returns:
         np.ndarray: (P,) int8 in input order: 1 true positive, 0 false
@@ -109,12 +112,16 @@ def match_detections(ious: np.ndarray,
         gt_ignore = np.zeros(num_gt, dtype=bool)
     gt_ignore = np.asarray(gt_ignore, dtype=bool)
     matched = np.zeros(num_gt, dtype=bool)
+
+    def passes(iou: float) -> bool:
+        return iou > iou_thr if strict else iou >= iou_thr
+
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind='stable')
     for p in order:
         row = ious[p]
         if mode == 'best_any':
             g = int(np.argmax(row))
-            if row[g] >= iou_thr:
+            if passes(row[g]):
                 if gt_ignore[g]:
                     labels[p] = -1
                 elif not matched[g]:
@@ -123,10 +130,10 @@ def match_detections(ious: np.ndarray,
             continue
         candidates = np.where(~matched & ~gt_ignore, row, -1.)
         g = int(np.argmax(candidates))
-        if candidates[g] >= iou_thr:
+        if passes(candidates[g]):
             matched[g] = True
             labels[p] = 1
-        elif gt_ignore.any() and row[gt_ignore].max() >= iou_thr:
+        elif gt_ignore.any() and passes(row[gt_ignore].max()):
             labels[p] = -1
     return labels
 

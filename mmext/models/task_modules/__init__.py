@@ -1,0 +1,3 @@
+from .assigners import IgnoreRegionMaxIoUAssigner
+
+__all__ = ['IgnoreRegionMaxIoUAssigner']
