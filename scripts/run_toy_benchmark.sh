@@ -34,11 +34,11 @@ T0=$SECONDS
 # Box-supervised hybrid networks train on GrabCut pseudo masks of the boxes.
 ANN_DIR=data/toy/annotations
 PSEUDO_JSON=$ANN_DIR/instances_train_pseudo.json
-if [[ ! -f "$PSEUDO_JSON" || "$ANN_DIR/instances_train.json" -nt "$PSEUDO_JSON" ]]; then
-  "$PY" tools/dataset_converters/grabcut_pseudo_masks.py \
-    "$ANN_DIR/instances_train.json" data/toy/train "$PSEUDO_JSON" \
-    --workers 2 --no-progress
-fi
+# Regenerated when the annotations or the converter's parameters (defaults
+# included) changed since it was written.
+"$PY" tools/dataset_converters/grabcut_pseudo_masks.py \
+  "$ANN_DIR/instances_train.json" data/toy/train "$PSEUDO_JSON" \
+  --workers 2 --no-progress --skip-if-current
 # Fine-tunes are tested by tools/test.py, so their end-of-training
 # validation is skipped (val_begin beyond the schedule: an iteration-based
 # loop validates at its last iteration whatever val_interval says).

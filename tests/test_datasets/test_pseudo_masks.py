@@ -432,6 +432,27 @@ def test_tool_valid_threshold_and_invalid_mask(tool, tmp_path):
             inscribed_ellipse_mask(96, 96, (x, y, x + w, y + h)))
 
 
+def test_tool_skip_if_current(tool, tmp_path):
+    """--skip-if-current keeps an output of the same input and parameters
+    and regenerates one written with other parameters (e.g. before a
+    default changed) or from an older annotation file."""
+    ann_file, img_dir, _ = _make_box_dataset(str(tmp_path), num_images=1)
+    out = str(tmp_path / 'pseudo.json')
+    _run_tool(tool, ann_file, img_dir, out, '--grabcut-mode', 'plain')
+    first = osp.getmtime(out)
+    assert _run_tool(tool, ann_file, img_dir, out, '--grabcut-mode',
+                     'plain', '--skip-if-current') == dict(up_to_date=True)
+    assert osp.getmtime(out) == first
+    stats = _run_tool(tool, ann_file, img_dir, out, '--skip-if-current')
+    assert stats['images_processed'] == 1  # other mode: regenerated
+    with open(out) as f:
+        params = json.load(f)['info']['pseudo_masks']['params']
+    assert params['grabcut_mode'] == 'local'
+    os.utime(ann_file, (first + 1e6, first + 1e6))  # newer annotations
+    stats = _run_tool(tool, ann_file, img_dir, out, '--skip-if-current')
+    assert stats['images_processed'] == 1
+
+
 def test_tool_resume_after_interruption(tool, tmp_path, monkeypatch):
     ann_file, img_dir, _ = _make_box_dataset(str(tmp_path), num_images=6)
     reference = str(tmp_path / 'reference.json')

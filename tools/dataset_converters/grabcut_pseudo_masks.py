@@ -137,6 +137,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='keep the journal after the output is written')
     parser.add_argument(
         '--no-progress', action='store_true', help='no progress bar')
+    parser.add_argument(
+        '--skip-if-current',
+        action='store_true',
+        help='do nothing when OUT exists, is newer than ANN_FILE and was '
+        'written with the same parameters (its info.pseudo_masks.params); '
+        'otherwise (re)generate it')
     return parser.parse_args(argv)
 
 
@@ -239,6 +245,20 @@ def _params_of(args: argparse.Namespace) -> dict:
         grabcut_mode=args.grabcut_mode,
         context_margin=args.context_margin,
         fg_seed=args.fg_seed)
+
+
+def _is_current(out: str, ann_file: str, params: dict) -> bool:
+    """Whether ``out`` was written from ``ann_file`` (not older than it)
+    with ``params``; a file of other parameters (e.g. written before a
+    default changed) is not current."""
+    if not osp.isfile(out) or osp.getmtime(out) < osp.getmtime(ann_file):
+        return False
+    try:
+        with open(out) as f:
+            recorded = json.load(f)['info']['pseudo_masks']['params']
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return recorded == params
 
 
 def read_journal(path: str, params: dict) -> Dict[int, dict]:
@@ -503,6 +523,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     with open(args.ann_file) as f:
         coco = json.load(f)
     params = _params_of(args)
+    if args.skip_if_current and _is_current(args.out, args.ann_file, params):
+        print(f'{args.out} is up to date (same input and parameters)')
+        return dict(up_to_date=True)
     tasks, images = _load_tasks(coco, args.ann_file, args.img_dir, params)
 
     out_dir = osp.dirname(osp.abspath(args.out))
