@@ -445,3 +445,45 @@ def test_hybrid_predict_end_to_end_on_a_resized_input(tmp_path):
         assert len(pred) > 0
         assert pred.masks.shape == (len(pred), 32, 32)
         assert pred.bboxes.max() <= 32 and pred.bboxes.min() >= 0
+
+
+def test_maskplus_context_is_used_at_inference():
+    """``MaskPlusRoIHead.predict_mask``: the full-image context goes through
+    the context branch once per batch and changes the masks (here: the
+    context replaced by zeros through a hook gives other soft masks).
+
+    Breaks caught: context dropped (zeroed) in eval mode.
+    """
+    import test_maskplus as mp
+    head = mp._build_toy_roi_head(context_cfg=dict(channels=(32, 64)))
+    head.test_cfg.mask_thr_binary = -1  # soft masks: every logit shows
+    x = mp._toy_feats()
+    metas = [
+        dict(img_shape=(128, 128), ori_shape=(128, 128), scale_factor=(1., 1.))
+        for _ in range(2)
+    ]
+
+    def results():
+        return [
+            InstanceData(
+                bboxes=torch.tensor([[10., 12., 60., 70.], [50., 40., 120.,
+                                                            100.]]),
+                labels=torch.tensor([0, 2]),
+                scores=torch.ones(2)) for _ in range(2)
+        ]
+
+    calls = []
+    handle = head.mask_head.context_branch.register_forward_hook(
+        lambda m, a, out: calls.append(a[0].shape[0]))
+    with torch.no_grad():
+        with_context = head.predict_mask(x, metas, results())
+    handle.remove()
+    assert calls == [2]  # one full-image RoI per image, once
+    handle = head.mask_head.context_branch.register_forward_hook(
+        lambda m, a, out: torch.zeros_like(out))
+    with torch.no_grad():
+        without = head.predict_mask(x, metas, results())
+    handle.remove()
+    for a, b in zip(with_context, without):
+        diff = (a.masks.int() - b.masks.int()).abs()
+        assert diff.max() > 10 and (diff > 0).sum() > 100
