@@ -8,18 +8,15 @@ MR R-CNN is tested through ``predict`` / ``loss`` / ``refine_proposals`` and
 through module hooks on the vanilla mask head's convs, never through the RoI
 head's private helpers (their split may change).
 """
-import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.structures import InstanceData
 
-from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox2roi
 
-import mmext  # noqa: F401
+import mmext  # noqa: F401  (registers the modules)
 from mmext.models.roi_extractors import ShapeAwareRoIExtractor
 from mmext.ops import sa_roi_align_reference
 
@@ -214,8 +211,10 @@ def test_mrrcnn_refining_mask_uses_f_minus_of_its_own_proposal():
             samples,
             rescale=True)[0]
     handle.remove()
-    assert len(captured) == 1 and captured[0].shape[0] == 3
-    f_minus = captured[0]
+    # (however often the refining module runs the vanilla mask head on B,
+    # its last conv sees the 3 proposals' boxes B)
+    assert captured and all(c.shape[0] == 3 for c in captured)
+    f_minus = captured[-1]
     # detection -> proposal: B^r is B shifted in x only, so match on y1
     det_to_prop = [
         int((mr.PROPOSALS[:, 1] - b[1]).abs().argmin()) for b in res.bboxes
