@@ -165,7 +165,12 @@ def test_config_builds_and_steps(config_file, tmp_path):
     assert len(results) == 2
     for result in results:
         assert 'pred_instances' in result
-        assert 'bboxes' in result.pred_instances
+        pred = result.pred_instances
+        assert 'bboxes' in pred
+        # every shipped config is instance segmentation (see
+        # test_config_semantics.py): its predictions carry image-sized masks
+        assert 'masks' in pred, f'{config_file}: no masks predicted'
+        assert pred.masks.shape == (len(pred), 128, 128), config_file
 
 
 @pytest.mark.parametrize('config_file', TEST_DEV_CONFIGS, ids=_config_id)

@@ -125,12 +125,18 @@ def test_grabcut_easy_shapes_have_high_iou():
 def test_grabcut_is_deterministic():
     rng = np.random.default_rng(1)
     image = _noise_image(rng, 80, 80)
-    _draw_disk(image, (40, 40), 18, (200, 200, 40))
-    first, _ = grabcut_box_mask(image, (15, 15, 65, 65), iters=3)
+    disk = _draw_disk(image, (40, 40), 18, (200, 200, 40))
+    first, status = grabcut_box_mask(image, (15, 15, 65, 65), iters=3)
+    # GrabCut itself succeeded (no ellipse fallback) and found the disk
+    assert status == 'ok'
+    assert not np.array_equal(
+        first, inscribed_ellipse_mask(80, 80, (15, 15, 65, 65)))
+    assert _iou(first, disk) > 0.8
     # Interleave other calls that consume OpenCV's RNG.
     grabcut_box_mask(image, (5, 5, 70, 60), iters=2)
     cv2.randu(np.zeros((10, 10), np.float32), 0, 1)
-    second, _ = grabcut_box_mask(image, (15, 15, 65, 65), iters=3)
+    second, status = grabcut_box_mask(image, (15, 15, 65, 65), iters=3)
+    assert status == 'ok'
     np.testing.assert_array_equal(first, second)
 
 

@@ -242,8 +242,16 @@ def test_functional_helpers():
     # Empty inputs.
     assert mask_iou_matrix(np.zeros((0, 4, 4)), np.zeros((2, 4, 4))).shape \
         == (0, 2)
-    with pytest.raises(ValueError):
-        mask_iou_matrix(np.zeros((1, 4, 4)), np.zeros((1, 4, 5)))
+    # (4, 5) vs (5, 4): the same pixel count, so numpy alone would not
+    # notice; the helper must name both shapes
+    with pytest.raises(
+            ValueError,
+            match=r'predicted masks are \(4, 5\) but ground-truth masks are '
+            r'\(5, 4\)'):
+        mask_iou_matrix(np.zeros((1, 4, 5)), np.zeros((1, 5, 4)))
+    with pytest.raises(ValueError, match=r'void map is \(4, 4\)'):
+        mask_iou_matrix(
+            np.zeros((1, 4, 5)), np.zeros((1, 4, 5)), void=np.zeros((4, 4)))
 
 
 def test_agrees_with_coco_ap(toy_data_root):

@@ -149,18 +149,43 @@ def test_context_is_added_to_roi_features():
 
 
 def test_dpm_and_br_positions():
+    """On the real ``forward`` (observed with forward hooks): the DPM takes
+    the last conv's output and feeds the up-sampling deconv; the boundary
+    refinement takes the logits and its output is the head's output."""
     head = build_head(
         dpm_cfg=dict(type='DeconvPyramidModule'),
         boundary_refine_cfg=dict(type='DenseBoundaryRefinement')).eval()
     assert head.dpm.channels == 8  # the conv width
     assert head.boundary_refine.channels == 3  # BR works on the logits
+    seen = {}
+
+    def record(name):
+
+        def hook(module, args, output):
+            seen[name] = (args[0], output)
+
+        return hook
+
+    names = ('convs.1', 'dpm', 'upsample', 'conv_logits', 'boundary_refine')
+    handles = [
+        head.get_submodule(name).register_forward_hook(record(name))
+        for name in names
+    ]
     x = torch.randn(2, 8, 14, 14)
-    feats = x
-    for conv in head.convs:
-        feats = conv(feats)
-    feats = head.relu(head.upsample(head.dpm(feats)))
-    expected = head.boundary_refine(head.conv_logits(feats))
-    torch.testing.assert_close(head(x), expected)
+    with torch.no_grad():
+        out = head(x)
+    for handle in handles:
+        handle.remove()
+    assert set(seen) == set(names)
+    # convs -> DPM -> deconv: the DPM sits between them, nothing else
+    assert seen['dpm'][0] is seen['convs.1'][1]
+    assert seen['upsample'][0] is seen['dpm'][1]
+    assert not torch.equal(seen['dpm'][1], seen['dpm'][0])
+    # deconv -> ReLU -> logits -> BR -> output
+    torch.testing.assert_close(seen['conv_logits'][0],
+                               head.relu(seen['upsample'][1]))
+    assert seen['boundary_refine'][0] is seen['conv_logits'][1]
+    assert out is seen['boundary_refine'][1]
 
 
 def test_qmt_branches_train_and_eval_outputs():

@@ -1,11 +1,10 @@
 """Tests of tools/analysis_tools/benchmark_model.py's config rewriting."""
 import os.path as osp
-import sys
+
+from tool_loader import load_tool
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
-
-import benchmark_model as bm  # noqa: E402
+bm = load_tool('tools/analysis_tools/benchmark_model.py')
 
 
 def roi_layer_types(cfg):

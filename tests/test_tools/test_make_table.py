@@ -4,14 +4,13 @@ import io
 import json
 import os
 import os.path as osp
-import sys
 
 import pytest
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
+from tool_loader import load_tool
 
-import make_table as mt  # noqa: E402
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+mt = load_tool('tools/analysis_tools/make_table.py')
 
 from mmext.utils.run_records import (
     build_metrics_record,  # noqa: E402

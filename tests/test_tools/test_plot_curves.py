@@ -1,14 +1,13 @@
 """Tests of tools/analysis_tools/plot_curves.py on hand-written logs."""
 import json
 import os.path as osp
-import sys
 
 import pytest
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
+from tool_loader import load_tool
 
-import plot_curves as pc  # noqa: E402
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+pc = load_tool('tools/analysis_tools/plot_curves.py')
 
 pytest.importorskip('matplotlib')
 

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools'))
+from tool_loader import load_tool
 
-import sweep  # noqa: E402
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sweep = load_tool('tools/sweep.py')
 
 from mmext.utils.run_records import write_metrics_record  # noqa: E402
 
@@ -368,6 +368,17 @@ def test_sweep_end_to_end(family, capsys):
     assert '[4/4] abl_k1_toy: test (trained, not tested)' not in out  # stop
     assert 'stopping (--fail-fast)' in out
     assert '[2/4] abl_broken_toy: train' in out
+    assert len(calls(root, 'abl_k1_toy')) == 2  # --fail-fast never got there
+    # without --fail-fast the sweep reaches it: tested again, not retrained
+    with pytest.warns(UserWarning):
+        sweep.main(sweep_argv(root))
+    out = capsys.readouterr().out
+    assert '[4/4] abl_k1_toy: test (trained, not tested)' in out
+    k1_calls = calls(root, 'abl_k1_toy')
+    assert len(k1_calls) == 3 and k1_calls[2] == k1_calls[1]  # one more test
+    assert k1_calls[2].startswith('test ')
+    assert (root / 'work_dirs' / 'abl_k1_toy' / 'metrics.json').is_file()
+    assert '| abl_k1_toy | 35.0 (+5.0) | 34.0 (+5.0) |' in out
 
 
 def test_sweep_force_options_and_dry_run(family, capsys):

@@ -7,25 +7,93 @@ import pytest
 import torch
 from mmengine.fileio import get_file_backend
 from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
 
 from mmext.utils import safe_load_checkpoint
 
 
 class _Payload:
-    """Unpickling this would call ``os.system``: the classic pickle exploit."""
+    """Unpickling this creates ``marker``: the classic pickle exploit
+    (``os.system`` and friends), with a harmless, observable effect."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
 
     def __reduce__(self):
-        return (os.system, ('echo pwned > /dev/null', ))
+        return (open, (self.marker, 'w'))
+
+
+def _evil_checkpoint(tmp_path, marker_name='pwned'):
+    """A checkpoint whose loading would create ``tmp_path/marker_name``."""
+    marker = tmp_path / marker_name
+    path = tmp_path / f'evil_{marker_name}.pth'
+    torch.save({
+        'state_dict': {
+            'fc.weight': torch.ones(2, 2)
+        },
+        'meta': _Payload(marker)
+    }, str(path))
+    return str(path), marker
+
+
+def test_payload_runs_when_unpickled_unsafely(tmp_path):
+    """Control: the payload is real, a ``weights_only=False`` load runs it."""
+    path, marker = _evil_checkpoint(tmp_path, 'control')
+    torch.load(path, weights_only=False)
+    assert marker.exists()
 
 
 def test_checkpoint_with_pickled_callable_is_refused(tmp_path):
-    path = str(tmp_path / 'evil.pth')
-    torch.save({'state_dict': {}, 'meta': _Payload()}, path)
-    with pytest.raises(pickle.UnpicklingError, match='system'):
+    path, marker = _evil_checkpoint(tmp_path)
+    with pytest.raises(pickle.UnpicklingError, match='open'):
         safe_load_checkpoint(path)
     # plain torch.load is refused too: weights_only is never turned off
     with pytest.raises(pickle.UnpicklingError):
         torch.load(path, weights_only=True)
+    assert not marker.exists()
+
+
+class _TinyModel(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(2, 2)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return self.fc(inputs)
+
+
+@pytest.mark.parametrize('resume', [False, True])
+def test_runner_load_from_and_resume_refuse_the_payload(tmp_path, resume):
+    """mmengine's own paths, as ``tools/train.py`` / ``tools/test.py`` use
+    them: ``load_from`` (and ``--resume`` with it) never unpickle the
+    payload."""
+    from mmengine.runner import Runner
+    path, marker = _evil_checkpoint(tmp_path)
+    runner = Runner(
+        model=_TinyModel(),
+        work_dir=str(tmp_path / 'work'),
+        load_from=path,
+        resume=resume,
+        experiment_name=f'evil_ckpt_{resume}_{os.getpid()}')
+    with pytest.raises(pickle.UnpicklingError):
+        runner.load_or_resume()
+    assert not marker.exists()
+    if resume:
+        return
+    # an honest checkpoint of the same model loads through the same path
+    good = str(tmp_path / 'good.pth')
+    torch.save(
+        {
+            'state_dict': {
+                'fc.weight': torch.full((2, 2), 3.),
+                'fc.bias': torch.zeros(2)
+            },
+            'meta': dict(epoch=0, iter=0, seed=np.int64(0))
+        }, good)
+    runner._load_from = good
+    runner.load_or_resume()
+    assert torch.equal(runner.model.fc.weight, torch.full((2, 2), 3.))
 
 
 def test_mmengine_checkpoint_contents_are_allowed(tmp_path):
