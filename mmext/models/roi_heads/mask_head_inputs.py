@@ -11,18 +11,20 @@ names the inputs it needs beyond its RoI features
   (:class:`ThresholdFeaturesMixin`);
 * ``context`` (MaskPlus' contextual fusion): the full-image RoI of each RoI's
   image through the mask head's context stack
-  (``MaskPlusContextMixin._full_image_context``, which needs the image
-  shapes recorded by ``MaskPlusContextMixin._record_img_shapes``).
+  (:class:`FullImageContextMixin`, which needs the image shapes recorded
+  by its ``_record_img_shapes`` in ``loss``/``predict``/``forward``).
 
 Both use only the mask head's public methods
 (``reduce_threshold_features``, ``forward_context``).
 """
-from typing import Dict, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from torch import Tensor, nn
 
 from mmdet.registry import MODELS
-from mmdet.utils import OptConfigType
+from mmdet.structures import SampleList
+from mmdet.utils import InstanceList, OptConfigType
 from ..mask_heads.feature_reuse import extra_mask_inputs
 
 THRESHOLD_ROI_SOURCES = ('P2', 'all')
@@ -103,11 +105,92 @@ class ThresholdFeaturesMixin:
         return self.threshold_roi_extractor(tuple(feats), rois)
 
 
-class MaskHeadInputsMixin(ThresholdFeaturesMixin):
-    """Prepare the extra inputs of any protocol mask head.
+class FullImageContextMixin:
+    """Full-image context for mask heads with contextual fusion (MaskPlus
+    Sec. 3.1); see :mod:`mmext.models.roi_heads.maskplus_roi_head`."""
 
-    ``context`` needs ``MaskPlusContextMixin`` in the RoI head's bases.
-    """
+    _context_img_shapes: Optional[List[Tuple[int, int]]] = None
+
+    @contextmanager
+    def _record_img_shapes(self,
+                           batch_img_metas: Sequence[dict]) -> Iterator[None]:
+        """Make the batch's ``img_shape`` (h, w) available in the block."""
+        previous = self._context_img_shapes
+        self._context_img_shapes = [
+            tuple(meta['img_shape'][:2]) for meta in batch_img_metas
+        ]
+        try:
+            yield
+        finally:
+            self._context_img_shapes = previous
+
+    # The entry points that reach _mask_forward, wrapped so that it knows
+    # the image shapes of the batch (shared by the standard and the cascade
+    # head; super() is the mmdet RoI head the mixin is combined with).
+    def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
+             batch_data_samples: SampleList) -> dict:
+        with self._record_img_shapes([s.metainfo for s in batch_data_samples]):
+            return super().loss(x, rpn_results_list, batch_data_samples)
+
+    def predict_mask(self,
+                     x: Tuple[Tensor],
+                     batch_img_metas: List[dict],
+                     results_list: InstanceList,
+                     rescale: bool = False) -> InstanceList:
+        with self._record_img_shapes(batch_img_metas):
+            return super().predict_mask(x, batch_img_metas, results_list,
+                                        rescale)
+
+    def forward(self,
+                x: Tuple[Tensor],
+                rpn_results_list: InstanceList,
+                batch_data_samples: SampleList = None) -> tuple:
+        if batch_data_samples is None:
+            return super().forward(x, rpn_results_list, batch_data_samples)
+        with self._record_img_shapes([s.metainfo for s in batch_data_samples]):
+            return super().forward(x, rpn_results_list, batch_data_samples)
+
+    def _full_image_context(self, x: Tuple[Tensor], rois: Tensor,
+                            mask_roi_extractor: nn.Module,
+                            mask_head: nn.Module) -> Tensor:
+        """Context features of the image of each RoI.
+
+        Args:
+            x (tuple[Tensor]): Multi-level features, each (N_img, C, H, W).
+            rois (Tensor): RoIs (K, 5), ``[batch_ind, x1, y1, x2, y2]``.
+            mask_roi_extractor (nn.Module): The mask RoI extractor; the same
+                RoIAlign layers pool the full-image RoI.
+            mask_head (nn.Module): A mask head with contextual fusion.
+
+        Returns:
+            Tensor: Context of each RoI's image, shape (K, C, S, S).
+        """
+        if self._context_img_shapes is None:
+            raise RuntimeError(
+                f'{type(self).__name__}: contextual fusion needs the image '
+                'shapes; call loss(), predict() or forward() with the data '
+                'samples instead of _mask_forward() directly')
+        full_rois = rois.new_tensor(
+            [[i, 0., 0., w, h]
+             for i, (h, w) in enumerate(self._context_img_shapes)])
+        feats = x[:mask_roi_extractor.num_inputs]
+        level = mask_head.context_level
+        if level is None:
+            # the extractor's own scale rule picks the level, as for any RoI
+            pooled = mask_roi_extractor(feats, full_rois)
+        else:
+            if not -len(feats) <= level < len(feats):
+                raise ValueError(
+                    f'mask_head.context_cfg.level={level} is out of range for '
+                    f'a mask RoI extractor with {len(feats)} levels')
+            pooled = mask_roi_extractor.roi_layers[level](feats[level],
+                                                          full_rois)
+        context = mask_head.forward_context(pooled)
+        return context[rois[:, 0].long()]
+
+
+class MaskHeadInputsMixin(ThresholdFeaturesMixin, FullImageContextMixin):
+    """Prepare the extra inputs of any protocol mask head."""
 
     def _mask_head_inputs(self, mask_head: nn.Module, x: Tuple[Tensor],
                           rois: Tensor,

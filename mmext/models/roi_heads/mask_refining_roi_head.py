@@ -106,13 +106,11 @@ from ..mask_heads.feature_reuse import (check_feature_reuse_head,
                                         soft_masks)
 from ..roi_extractors import ShapeAwareRoIExtractor
 from .mask_head_inputs import MaskHeadInputsMixin
-from .maskplus_roi_head import MaskPlusContextMixin
 from .state_dict_init import copy_missing_prefixes
 
 
 @MODELS.register_module()
-class MaskRefiningRoIHead(MaskHeadInputsMixin, MaskPlusContextMixin,
-                          StandardRoIHead):
+class MaskRefiningRoIHead(MaskHeadInputsMixin, StandardRoIHead):
     """Mask R-CNN RoI head with MR R-CNN's refining module.
 
     The vanilla part (``bbox_roi_extractor``, ``bbox_head``,
