@@ -461,18 +461,23 @@ def test_box_moved_onto_another_object_is_guided_by_its_class():
     """Two overlapping objects of different classes. A vanilla RoI on
     object A (class 0) whose vanilla regression moves it onto object B
     (class 2) is re-assigned to B in the refining stage, so the guide mask of
-    the refining box head is B's class channel, not its vanilla label."""
+    the refining box head is B's class channel, not its vanilla label. A
+    vanilla RoI on object D (class 0) that the regression moves off D
+    becomes background in the refining stage and is guided by the vanilla
+    argmax class (1), as at inference, not by its vanilla label."""
     head = build_head()
     head.train()
     box_a = torch.tensor([[8., 8., 40., 40.]])
     box_b = torch.tensor([[20., 8., 52., 40.]])  # IoU(A, B) = 0.45
-    masks = np.zeros((2, IMG_SIZE, IMG_SIZE), dtype=np.uint8)
+    box_d = torch.tensor([[16., 44., 40., 60.]])
+    masks = np.zeros((3, IMG_SIZE, IMG_SIZE), dtype=np.uint8)
     masks[0, 8:40, 8:40] = 1
     masks[1, 8:40, 20:52] = 1
+    masks[2, 44:60, 16:40] = 1
     sample = DetDataSample(metainfo=_metas(1)[0])
     sample.gt_instances = InstanceData(
-        bboxes=torch.cat([box_a, box_b]),
-        labels=torch.tensor([0, 2]),
+        bboxes=torch.cat([box_a, box_b, box_d]),
+        labels=torch.tensor([0, 2, 0]),
         masks=BitmapMasks(masks, IMG_SIZE, IMG_SIZE))
     # the vanilla box head: every RoI is class 1 by its scores, and class 0's
     # deltas shift a box right by 12/32 of its width (onto B)
@@ -480,9 +485,10 @@ def test_box_moved_onto_another_object_is_guided_by_its_class():
     reg = torch.zeros(4 * NUM_CLASSES)
     reg[0] = 12. / 32. / 0.1  # dx / target std
     _set_linear(head.bbox_head.fc_reg, reg)
-    # only A's box is proposed (the vanilla sampler adds the gts, which the
-    # refining stage drops); it is a vanilla positive of A, class 0
-    rpn_results = [InstanceData(bboxes=box_a.clone())]
+    # only A's and D's boxes are proposed (the vanilla sampler adds the
+    # gts, which the refining stage drops); they are vanilla positives of
+    # class 0
+    rpn_results = [InstanceData(bboxes=torch.cat([box_a, box_d]))]
     captured = {}
     forward = head._refine_bbox_forward
 
@@ -493,10 +499,15 @@ def test_box_moved_onto_another_object_is_guided_by_its_class():
     head._refine_bbox_forward = spy
     head.loss(_feats(), rpn_results, [sample])
     rois, labels = captured['rois'], captured['guide_labels']
-    # the proposal became B: vanilla label 0, refining label 2
+    # A's proposal became B: vanilla label 0, refining label 2
     moved = (rois[:, 1:] - box_b).abs().sum(1) < 1e-3
     assert moved.sum() == 1
     assert labels[moved].tolist() == [2]
+    # D's proposal moved by 9 px: IoU 15/33 < 0.5 with D, background
+    moved_off = (rois[:, 1:] - (box_d + torch.tensor([9., 0., 9., 0.]))).abs(
+    ).sum(1) < 1e-3
+    assert moved_off.sum() == 1
+    assert labels[moved_off].tolist() == [1]
 
 
 # ---------------------------------------------------------------------------

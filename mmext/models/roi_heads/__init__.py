@@ -1,5 +1,6 @@
 from .adaptive_threshold_roi_head import AdaptiveThresholdRoIHead
 from .cascade_roi_head import MMExtCascadeRoIHead
+from .htc_roi_head import MMExtHybridTaskCascadeRoIHead
 from .mask_head_inputs import (FullImageContextMixin, MaskHeadInputsMixin,
                                ThresholdFeaturesMixin)
 from .mask_refining_roi_head import MaskRefiningRoIHead
@@ -9,5 +10,5 @@ __all__ = [
     'MaskRefiningRoIHead',
     'AdaptiveThresholdRoIHead', 'MaskPlusRoIHead', 'MaskPlusCascadeRoIHead',
     'MMExtCascadeRoIHead', 'MaskHeadInputsMixin', 'ThresholdFeaturesMixin',
-    'FullImageContextMixin'
+    'FullImageContextMixin', 'MMExtHybridTaskCascadeRoIHead'
 ]

@@ -33,11 +33,12 @@ from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList, OptConfigType
 from ..mask_heads.feature_reuse import mask_outputs
 from .mask_head_inputs import MaskHeadInputsMixin
-from .state_dict_init import copy_missing_prefixes
+from .state_dict_init import StagesFromSingleStageMixin
 
 
 @MODELS.register_module()
-class MMExtCascadeRoIHead(MaskHeadInputsMixin, CascadeRoIHead):
+class MMExtCascadeRoIHead(StagesFromSingleStageMixin, MaskHeadInputsMixin,
+                          CascadeRoIHead):
     """:class:`CascadeRoIHead` with mmext mask heads in its stages.
 
     Args:
@@ -46,10 +47,11 @@ class MMExtCascadeRoIHead(MaskHeadInputsMixin, CascadeRoIHead):
             single-stage model (a Mask R-CNN: ``bbox_head.*``,
             ``mask_head.*``) is loaded, copy its box and mask heads into
             every stage, as a cascade fine-tuned from a trained Mask R-CNN
-            starts (the toy benchmark's protocol). Layers whose shapes differ
-            (the class-agnostic regression layer, layers only the mmext heads
-            have) keep their own initialisation. A cascade checkpoint loads
-            as usual. Defaults to False.
+            starts (the toy benchmark's protocol; see
+            :class:`~.state_dict_init.StagesFromSingleStageMixin`). Layers
+            whose shapes differ (the class-agnostic regression layer, layers
+            only the mmext heads have) keep their own initialisation. A
+            cascade checkpoint loads as usual. Defaults to False.
         threshold_roi_extractor (dict, optional): Extractor of the threshold
             RoI features of ATMask stage heads (shared by the stages: RoI
             pooling has no weights; each head applies its own channel
@@ -73,21 +75,6 @@ class MMExtCascadeRoIHead(MaskHeadInputsMixin, CascadeRoIHead):
                  ] if self.with_mask else []
         self._init_threshold_roi_extractor(threshold_roi_extractor,
                                            threshold_roi_source, heads)
-
-    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
-                              **kwargs) -> None:
-        """Expand a single-stage model's heads into every stage (see
-        ``init_stages_from_single_stage``)."""
-        if self.init_stages_from_single_stage:
-            mapping = [(prefix + f'{head}.', prefix + f'{head}.{stage}.')
-                       for head in ('bbox_head', 'mask_head')
-                       for stage in range(self.num_stages)]
-            # the single-stage keys are now loaded as the stages' copies;
-            # left in place they would be reported as unexpected
-            for key in copy_missing_prefixes(state_dict, mapping,
-                                             type(self).__name__):
-                del state_dict[key]
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _mask_forward(self, stage: int, x: Tuple[Tensor],
                       rois: Tensor) -> dict:
