@@ -17,6 +17,7 @@ import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
+from mmengine import MessageHub
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
@@ -173,6 +174,9 @@ def test_config_builds_and_steps(config_file, tmp_path):
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
 
     data = synthetic_batch(_num_classes(model_cfg), str(tmp_path))
+    # the Runner publishes the iteration; some heads read it (BoxInst's
+    # pairwise-loss warm-up)
+    MessageHub.get_current_instance().update_info('iter', 0)
     model.train()
     log_vars = model.train_step(data, optim_wrapper)
     assert log_vars, f'{config_file}: train_step returned no losses'

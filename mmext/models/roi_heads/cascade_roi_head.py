@@ -31,7 +31,8 @@ from mmdet.models.utils import empty_instances
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList, OptConfigType
-from ..mask_heads.feature_reuse import mask_outputs
+from ..mask_heads.feature_reuse import (mask_forward_with_feat, mask_outputs,
+                                        provides_feature_reuse)
 from .mask_head_inputs import MaskHeadInputsMixin
 from .state_dict_init import StagesFromSingleStageMixin
 
@@ -95,7 +96,12 @@ class MMExtCascadeRoIHead(StagesFromSingleStageMixin, MaskHeadInputsMixin,
                                         rois)
         inputs = self._mask_head_inputs(mask_head, x, rois,
                                         mask_roi_extractor)
-        outputs = mask_head(mask_feats, **inputs)
+        if provides_feature_reuse(mask_head):
+            # e.g. an HTCMaskHead, whose plain call returns its feature too
+            outputs, _ = mask_forward_with_feat(mask_head, mask_feats,
+                                                **inputs)
+        else:
+            outputs = mask_head(mask_feats, **inputs)
         return dict(mask_outputs=outputs, **mask_outputs(mask_head, outputs))
 
     def mask_loss(self, stage: int, x: Tuple[Tensor],
