@@ -56,9 +56,26 @@ COMBOS = {
 }
 
 
+def _cap_proposals(node, max_per_img: int, num_samples: int) -> None:
+    """Fewer proposals and samples than ``shrink_proposals`` (cheaper
+    predictions; every module still runs)."""
+    if isinstance(node, dict):
+        if isinstance(node.get('max_per_img'), int):
+            node['max_per_img'] = min(node['max_per_img'], max_per_img)
+        sampler = node.get('sampler')
+        if isinstance(sampler, dict) and isinstance(sampler.get('num'), int):
+            sampler['num'] = min(sampler['num'], num_samples)
+        for value in node.values():
+            _cap_proposals(value, max_per_img, num_samples)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _cap_proposals(value, max_per_img, num_samples)
+
+
 def _build(name: str):
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'combos', name))
     model_cfg = shrink_proposals(strip_pretrained(copy.deepcopy(cfg.model)))
+    _cap_proposals(model_cfg, max_per_img=20, num_samples=32)
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)
     model.init_weights()
