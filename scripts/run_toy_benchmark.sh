@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: the toy benchmark (toy data -> pseudo masks -> shared start ->
-# fine-tune + test every method -> tables).
+# fine-tune + test every method -> tables -> curves and gallery).
 #
 #   bash scripts/run_toy_benchmark.sh               # one seed
 #   bash scripts/run_toy_benchmark.sh --seeds 3     # the README's table
@@ -59,4 +59,27 @@ fi
   --metrics "mAPr@0.5" "mAPr@0.75" ABO "mask AP" --baseline full-mask-upper-bound --share \
   --title "Weakly supervised hybrid networks (toy; share of the full-mask upper bound)" \
   --out-md "${OUT}_weakly.md" --out-csv "${OUT}_weakly.csv"
-echo "main job done in $(( (SECONDS - T0) / 60 )) min $(( (SECONDS - T0) % 60 )) s; tables: $OUT.md ${OUT}_weakly.md"
+# Pictures (README "Inference and pictures"): loss curves of the seed-0
+# fine-tunes with their test APs (tested once, at the last iteration), and
+# the gallery (val images with huddled and small objects, ground truth and
+# every method side by side, ATMask's threshold maps, GrabCut pseudo masks).
+# A run without logs or checkpoint is skipped with a warning.
+LIST="${MMEXT_BENCHMARK_LIST:-configs/toy_benchmark.txt}"
+RUNS=()
+LABELS=()
+while read -r cfg; do
+  cfg="${cfg%%#*}"
+  cfg="${cfg//[[:space:]]/}"
+  [[ -z "$cfg" ]] && continue
+  name=$(basename "$cfg" .py)
+  RUNS+=("work_dirs/$name/seed0")
+  LABELS+=("$name")
+done < "$LIST"
+"$PY" tools/analysis_tools/plot_curves.py --work-dirs "${RUNS[@]}" \
+  --labels "${LABELS[@]}" --test-records --smooth 3 --ncols 3 \
+  --keys loss coco/segm_mAP coco/huddled_segm_mAP \
+  --title "toy fine-tunes, seed 0: training loss; APs of the final test" \
+  --out "${OUT}_curves.png"
+"$PY" tools/analysis_tools/make_gallery.py --list "$LIST" \
+  --work-dir-root work_dirs --seed 0 --out "${OUT}_gallery.png"
+echo "main job done in $(( (SECONDS - T0) / 60 )) min $(( (SECONDS - T0) % 60 )) s; tables: $OUT.md ${OUT}_weakly.md; pictures: ${OUT}_curves.png ${OUT}_gallery.png"

@@ -16,7 +16,13 @@ default_hooks = dict(
         max_keep_ckpts=1,
         backend_args=dict(backend='local_atomic')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    visualization=dict(type='DetVisualizationHook'),
+    # a NaN/inf loss or gradient stops training (iteration and image ids
+    # named) before the optimizer step, and no checkpoint with non-finite
+    # weights is written; action='skip' skips such batches with a warning.
+    # In default_hooks (merged by key) so configs that set custom_hooks keep
+    # it.
+    non_finite_loss=dict(type='NonFiniteLossHook', action='raise'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -89,7 +89,7 @@ model = dict(
         image_source='auto'))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='ValidatedLoadImageFromFile', backend_args=None),
     dict(type='LoadPseudoMaskAnnotations', with_bbox=True, with_mask=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackPseudoMaskInputs')

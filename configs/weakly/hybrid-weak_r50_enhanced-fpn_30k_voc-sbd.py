@@ -91,7 +91,7 @@ metainfo = dict(
 backend_args = None
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='ValidatedLoadImageFromFile', backend_args=backend_args),
     # also loads each instance's pseudo-mask validity (gt_pseudo_valid)
     dict(type='LoadPseudoMaskAnnotations', with_bbox=True, with_mask=True),
     dict(
@@ -102,7 +102,7 @@ train_pipeline = [
     dict(type='PackPseudoMaskInputs')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='ValidatedLoadImageFromFile', backend_args=backend_args),
     dict(type='Resize', scale=(1000, 600), keep_ratio=True),
     dict(
         type='PackDetInputs',

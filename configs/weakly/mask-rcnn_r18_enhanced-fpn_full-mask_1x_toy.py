@@ -13,7 +13,7 @@ train_dataloader = dict(
         data_prefix=dict(img='train/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=4),
         pipeline=[
-            dict(type='LoadImageFromFile', backend_args=None),
+            dict(type='ValidatedLoadImageFromFile', backend_args=None),
             dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
             dict(type='RandomFlip', prob=0.5),
             dict(type='PackDetInputs')

@@ -14,7 +14,7 @@ train_dataloader = dict(
         data_prefix=dict(img='JPEGImages/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=32),
         pipeline=[
-            dict(type='LoadImageFromFile', backend_args=None),
+            dict(type='ValidatedLoadImageFromFile', backend_args=None),
             dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
             dict(
                 type='RandomChoiceResize',

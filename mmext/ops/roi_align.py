@@ -14,7 +14,9 @@ changing ``roi_layer.type`` only.
   :func:`mmext.ops.sa_roi_align` it also rejects what mmcv leaves to luck
   (an out-of-range batch index, non-finite RoIs).
 * CUDA tensors run :func:`mmcv.ops.roi_align` (mmext has no mask-free CUDA
-  kernel), after the same argument checks.
+  kernel), after the same argument checks, RoI values included (mmcv's CUDA
+  kernel does not check them). Under ``torch.autocast`` the RoIs take the
+  features' dtype, as in :func:`mmext.ops.sa_roi_align`.
 * ``pool_mode='max'`` and ``use_torchvision=True`` are not supported and
   raise ValueError at construction.
 """
@@ -28,8 +30,8 @@ from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 from torch.nn.modules.utils import _pair
 
-from .sa_roi_align import _check_args, _check_params, _ext_backward, \
-    _ext_forward
+from .sa_roi_align import (_autocast_inputs, _check_args, _check_params,
+                           _check_roi_values, _ext_backward, _ext_forward)
 
 _OP = 'mmext_roi_align'
 
@@ -87,8 +89,11 @@ def mmext_roi_align(input: Tensor,
     Returns:
         Tensor: RoI features of shape (K, C, out_h, out_w).
     """
+    input, rois, _ = _autocast_inputs(input, rois, None)
     output_size = _check_args(input, rois, None, output_size, spatial_scale,
                               sampling_ratio, _OP)
+    # once, before choosing mmcv's CUDA kernel or mmext's CPU kernel
+    _check_roi_values(rois, input.size(0), spatial_scale, aligned, _OP)
     if input.is_cuda:
         return mmcv_ops.roi_align(input, rois, output_size,
                                   float(spatial_scale), int(sampling_ratio),

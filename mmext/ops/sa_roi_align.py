@@ -160,6 +160,103 @@ def _check_args(input: Any,
     return _check_params(output_size, spatial_scale, sampling_ratio, op)
 
 
+def _autocast_enabled(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` (any torch >= 1.10)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4: no device argument
+        if device_type == 'cuda':
+            return torch.is_autocast_enabled()
+        if device_type == 'cpu':
+            return torch.is_autocast_cpu_enabled()
+        return False
+
+
+def _autocast_inputs(input: Any, rois: Any,
+                     masks: Any) -> Tuple[Any, Any, Any]:
+    """Give ``rois`` and ``masks`` the features' dtype under autocast.
+
+    Under ``torch.autocast`` the features come in the autocast dtype
+    (float16 from convolutions on CUDA) while RoIs and masks often stay in
+    float32; the kernels need one dtype. As mmdet's RoI extractors do
+    (``rois.type_as(feats)``), the features' dtype decides: float16 features
+    pool float16 RoIs and masks, with float32 accumulation in the kernels.
+    bfloat16 (CPU autocast's default), which the kernels do not compile, runs
+    in float32. Outside autocast nothing is cast: mismatched dtypes raise
+    TypeError in :func:`_check_args`. Casts are differentiable, so each input
+    gets its gradient in its own dtype.
+    """
+    tensors = (input, rois, masks)
+    if not all(
+            isinstance(t, Tensor) and t.is_floating_point()
+            for t in tensors if t is not None):
+        return tensors  # let _check_args name the bad argument
+    if not _autocast_enabled(input.device.type):
+        return tensors
+    dtype = input.dtype if input.dtype in _FLOAT_DTYPES else torch.float32
+    return tuple(None if t is None else t.to(dtype) for t in tensors)
+
+
+def _check_roi_values(rois: Tensor,
+                      batch_size: int,
+                      spatial_scale: float,
+                      aligned: bool,
+                      op: str = 'sa_roi_align') -> None:
+    """Reject RoIs the kernels cannot pool, for every device, before any
+    kernel runs.
+
+    A RoI is rejected when a value is not finite, its batch index is not an
+    integer in ``[0, batch_size)``, or (``aligned=True``, like mmcv's CPU
+    RoIAlign) ``x2 < x1`` or ``y2 < y1`` after scaling. The messages are the
+    C++ CPU check's (``check_rois_cpu`` in ``pytorch/cpu/sa_roi_align.cpp``,
+    which stays as the safety net of direct ``mmext._ext`` calls) and name
+    the first bad RoI; the arithmetic is the kernels' (float32 for float16
+    and float32 RoIs, ``spatial_scale`` rounded to float32), so a RoI passes
+    here exactly when it passes there.
+
+    The CUDA kernels would otherwise pool such RoIs as zeros (or sample
+    backwards) without a word. For CUDA tensors the check copies the (K, 5)
+    RoIs to the host, one synchronisation per call.
+
+    Args:
+        rois (Tensor): RoIs of shape (K, 5), ``[batch_idx, x1, y1, x2, y2]``.
+        batch_size (int): ``input.size(0)``.
+        spatial_scale (float): As in :func:`sa_roi_align`.
+        aligned (bool): As in :func:`sa_roi_align`.
+        op (str): The op's name in the messages.
+
+    Raises:
+        ValueError: Naming the first bad RoI and what is wrong with it.
+    """
+    if rois.numel() == 0:
+        return
+    # the kernels compute in the op-math type: float32 for float16
+    math_dtype = torch.float32 if rois.dtype == torch.float16 else rois.dtype
+    r = rois.detach().to(device='cpu', dtype=math_dtype)
+    non_finite = ~torch.isfinite(r).all(dim=1)
+    batch = r[:, 0]
+    bad_batch = (batch < 0) | (batch >= batch_size) | (batch != batch.trunc())
+    bad = non_finite | bad_batch
+    if aligned:
+        scale = _as_float32(float(spatial_scale))
+        width = (r[:, 3] * scale - 0.5) - (r[:, 1] * scale - 0.5)
+        height = (r[:, 4] * scale - 0.5) - (r[:, 2] * scale - 0.5)
+        negative = (width < 0) | (height < 0)
+        bad = bad | negative
+    if not bool(bad.any()):
+        return
+    n = int(bad.nonzero()[0, 0])
+    if non_finite[n]:
+        raise ValueError(f'{op}: rois[{n}] has a non-finite value')
+    if bad_batch[n]:
+        raise ValueError(
+            f'{op}: rois[{n}, 0] (batch index) = {float(batch[n]):g} is not '
+            f'an integer in [0, input.size(0)={batch_size})')
+    raise ValueError(
+        f'{op}: rois[{n}] has x2 < x1 or y2 < y1, which aligned=True does '
+        'not allow (like mmcv RoIAlign)')
+
+
 def _ext_forward(ctx: Any, input: Tensor, rois: Tensor,
                  masks: Optional[Tensor], output_size: Tuple[int, int],
                  spatial_scale: float, sampling_ratio: int,
@@ -272,9 +369,28 @@ def sa_roi_align(input: Tensor,
 
     Returns:
         Tensor: RoI features of shape (K, C, out_h, out_w).
+
+    Note:
+        float16, on CPU and CUDA alike: values are stored in float16 but
+        every coordinate, weight and sum is computed in float32
+        (``sa_roi_align_acc_t``, the op-math type), the output is rounded to
+        float16 once, and the gradients are accumulated in float32 buffers
+        and rounded once (tested: the result is the float32 result of the
+        same float16 inputs, rounded). RoIs in float16 are themselves
+        rounded (1/2 px steps between 512 and 1024 px). Under
+        ``torch.autocast`` RoIs and masks take the features' dtype (see
+        :func:`_autocast_inputs`); outside it the three dtypes must match.
+
+        RoIs are validated for every device before any kernel runs (see
+        :func:`_check_roi_values`): a non-finite value, a batch index that
+        is not an integer in ``[0, N)``, or ``x2 < x1`` / ``y2 < y1`` with
+        ``aligned=True`` raises ValueError naming the RoI.
     """
+    input, rois, masks = _autocast_inputs(input, rois, masks)
     _check_args(input, rois, masks, output_size, spatial_scale,
                 sampling_ratio)
+    # once, before the compiled op picks the device's kernel
+    _check_roi_values(rois, input.size(0), spatial_scale, aligned)
     return SaRoIAlignFunction.apply(input.contiguous(), rois.contiguous(),
                                     masks.contiguous(), _pair(output_size),
                                     float(spatial_scale), int(sampling_ratio),

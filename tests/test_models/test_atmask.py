@@ -95,9 +95,9 @@ def test_paste_equals_comparison_of_upsampled_maps(skip_empty_device,
     if not skip_empty_device:
         # exercise the whole-image (GPU) pasting path on CPU
         import mmext.models.mask_heads.adaptive_threshold_mask_head as m
-        orig = m.paste_multichannel_masks
+        orig = m.paste_padded_difference
         monkeypatch.setattr(
-            m, 'paste_multichannel_masks',
+            m, 'paste_padded_difference',
             lambda *a, skip_empty=True: orig(*a, skip_empty=False))
     masks = head._predict_by_feat_single(
         mask_preds=prob,
@@ -135,6 +135,53 @@ def test_multichannel_paste_is_do_paste_mask_per_channel(skip_empty):
                                        skip_empty)
         assert torch.equal(pasted[:, c], ref)
         assert inds == ref_inds
+
+
+def _three_map_paste(prob, thr, boxes, img_h, img_w, skip_empty):
+    """The former inference route: P, T and a map of ones pasted as three
+    channels, ``P_img - paste(T) / footprint`` inside the footprint."""
+    from mmext.models.mask_heads.adaptive_threshold_mask_head import \
+        paste_multichannel_masks
+    pasted, inds = paste_multichannel_masks(
+        torch.cat([prob, thr, torch.ones_like(prob)], dim=1), boxes, img_h,
+        img_w, skip_empty)
+    p_img, t_img, footprint = pasted.unbind(1)
+    inside = footprint > 0
+    return p_img - t_img / footprint.clamp(min=1e-30), inside, inds
+
+
+@pytest.mark.parametrize('skip_empty', [True, False])
+@pytest.mark.parametrize('map_hw', [(28, 28), (14, 20)])
+def test_single_difference_paste_equals_three_map_paste(skip_empty, map_hw):
+    """One paste of the padded difference map decides like pasting P, T and
+    the footprint separately: same footprint, same difference up to float
+    rounding, hence the same mask except at exact ties."""
+    from mmext.models.mask_heads.adaptive_threshold_mask_head import \
+        paste_threshold_difference
+    torch.manual_seed(3)
+    n, img_h, img_w = 6, 90, 110
+    prob = torch.rand(n, 1, *map_hw)
+    thr = torch.rand(n, 1, *map_hw)
+    # large boxes (RoI pixel > 1 image pixel), tiny ones, sub-pixel offsets,
+    # boxes crossing the image border
+    boxes = torch.tensor([[3.3, 4.7, 80.2, 70.1], [10., 10., 14., 13.],
+                          [-5., -3., 30.5, 40.2], [60.6, 20.2, 118.9, 95.7],
+                          [40.25, 40.75, 41.5, 60.], [0., 0., 110., 90.]])
+    diff, inside, inds = paste_threshold_difference(prob, thr, boxes, img_h,
+                                                    img_w, skip_empty)
+    ref_diff, ref_inside, ref_inds = _three_map_paste(prob, thr, boxes,
+                                                      img_h, img_w,
+                                                      skip_empty)
+    assert inds == ref_inds
+    assert torch.equal(inside, ref_inside)
+    assert inside.any() and not inside.all()
+    torch.testing.assert_close(
+        diff[inside], ref_diff[inside], rtol=0, atol=1e-5)
+    # outside the footprint the mask is background whatever diff says
+    masks = (diff >= 0) & inside
+    ref_masks = (ref_diff >= 0) & ref_inside
+    differ = masks != ref_masks
+    assert (ref_diff.abs()[differ] < 1e-5).all()
 
 
 def _fcn_and_atmask_pair(**atmask_kwargs):

@@ -417,6 +417,129 @@ def test_bad_arguments(name, error, match):
         sa_roi_align(feats, rois, masks, **kwargs)
 
 
+# RoI values are validated once, in Python, before any device's kernel
+BAD_ROIS = {
+    # name: (row 1 of the RoIs, message)
+    'nan': ([0, 1.0, 1.0, float('nan'), 20.0],
+            r'rois\[1\] has a non-finite value'),
+    'inf': ([0, -float('inf'), 1.0, 20.0, 20.0],
+            r'rois\[1\] has a non-finite value'),
+    'fractional_batch': ([0.5, 1.0, 1.0, 20.0, 20.0],
+                         r'rois\[1, 0\] \(batch index\) = 0.5 is not an '
+                         r'integer in \[0, input.size\(0\)=2\)'),
+    'batch_too_large': ([2, 1.0, 1.0, 20.0, 20.0],
+                        r'rois\[1, 0\] \(batch index\) = 2 is not'),
+    'batch_negative': ([-1, 1.0, 1.0, 20.0, 20.0],
+                       r'rois\[1, 0\] \(batch index\) = -1 is not'),
+    'x2_below_x1': ([1, 10.0, 1.0, 9.0, 20.0],
+                    r'rois\[1\] has x2 < x1 or y2 < y1'),
+    'y2_below_y1': ([1, 1.0, 10.0, 20.0, 9.99],
+                    r'rois\[1\] has x2 < x1 or y2 < y1'),
+}
+
+
+class _Dispatched(Exception):
+    """Raised by the stand-in extension: a kernel would have run."""
+
+
+@pytest.mark.parametrize('op', ['sa_roi_align', 'mmext_roi_align'])
+@pytest.mark.parametrize('case', list(BAD_ROIS))
+def test_rois_validated_before_dispatch(case, op, monkeypatch):
+    """The check runs before the compiled op is even looked up, so it
+    guards every device's kernel: the extension is replaced by one that
+    raises if reached (the CUDA kernels pool bad RoIs as zeros silently)."""
+    from mmext.ops import mmext_roi_align
+
+    # the package exports a function of the module's name
+    sa_module = sys.modules['mmext.ops.sa_roi_align']
+
+    def dispatch(*args, **kwargs):
+        raise _Dispatched
+
+    monkeypatch.setattr(sa_module, 'load_ext', dispatch)
+    feats = torch.rand(2, 3, 8, 8)
+    rois = torch.tensor([[1, 2.0, 2.0, 12.0, 16.0], [0, 1.0, 1.0, 20.0,
+                                                      20.0]])
+    masks = torch.rand(2, 4, 4)
+
+    def call(r):
+        if op == 'sa_roi_align':
+            return sa_roi_align(feats, r, masks, 3, 0.25, 0, True)
+        return mmext_roi_align(feats, r, 3, 0.25, 0, True)
+
+    with pytest.raises(_Dispatched):  # valid RoIs reach the kernel
+        call(rois)
+    row, match = BAD_ROIS[case]
+    rois[1] = torch.tensor(row)
+    with pytest.raises(ValueError, match=f'{op}: {match}'):
+        call(rois)
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.float32,
+                                   torch.float64])
+@pytest.mark.parametrize('case', list(BAD_ROIS) + ['ok', 'zero_size',
+                                                   'tiny_negative'])
+def test_roi_checks_python_and_cpu_kernel_agree(case, dtype):
+    """The Python check and the C++ CPU check (kept for direct extension
+    calls) accept and reject the same RoIs with the same message."""
+    from mmext.ops.ext_loader import load_ext
+    from mmext.ops.sa_roi_align import _check_roi_values
+    rows = {
+        'ok': [1, 2.0, 2.0, 12.0, 16.0],
+        'zero_size': [1, 2.0, 2.0, 2.0, 16.0],
+        'tiny_negative': [1, 2.0, 2.0, 1.99, 16.0],
+    }
+    row = rows[case] if case in rows else BAD_ROIS[case][0]
+    feats = torch.rand(2, 3, 8, 8, dtype=dtype)
+    rois = torch.tensor([[1, 2.0, 2.0, 12.0, 16.0], row], dtype=dtype)
+    masks = torch.rand(2, 4, 4, dtype=dtype)
+    ext = load_ext(('sa_roi_align_forward', ))
+    for aligned in (True, False):
+        messages = []
+        for check in (
+                lambda: _check_roi_values(rois, 2, 0.3, aligned),
+                lambda: ext.sa_roi_align_forward(feats, rois, masks, 3, 3,
+                                                 0.3, 0, aligned)):
+            try:
+                check()
+                messages.append(None)
+            except ValueError as e:
+                messages.append(str(e).splitlines()[0])
+        assert messages[0] == messages[1], (case, aligned, messages)
+        negative_size = case in ('x2_below_x1', 'y2_below_y1',
+                                 'tiny_negative')
+        accepted = case in ('ok', 'zero_size') or (negative_size
+                                                   and not aligned)
+        assert (messages[0] is None) == accepted, messages
+
+
+def test_autocast_gives_rois_and_masks_the_feature_dtype():
+    """Under autocast float16 features pool float32 RoIs and masks as
+    float16 (float32 accumulation); each input gets its gradient in its own
+    dtype. Outside autocast the dtypes must match (test_bad_arguments)."""
+    feats, rois, masks = make_inputs(torch.float32, seed=12)
+    feats_h = feats.half().requires_grad_()
+    masks_f = masks.clone().requires_grad_()
+    with torch.autocast('cpu', dtype=torch.float16):
+        out = sa_roi_align(feats_h, rois, masks_f, 3, 0.25, 2)
+    assert out.dtype == torch.float16
+    expected = sa_roi_align(feats_h.detach(), rois.half(), masks.half(), 3,
+                            0.25, 2)
+    assert torch.equal(out, expected)
+    out.float().sum().backward()
+    assert feats_h.grad.dtype == torch.float16
+    assert masks_f.grad.dtype == torch.float32
+    assert masks_f.grad.abs().max() > 0
+    # bfloat16 (CPU autocast's default) is not compiled: it runs in float32
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out_bf16 = sa_roi_align(feats.bfloat16(), rois, masks, 3, 0.25, 2)
+    assert out_bf16.dtype == torch.float32
+    torch.testing.assert_close(
+        out_bf16,
+        sa_roi_align(feats.bfloat16().float(), rois, masks, 3, 0.25, 2),
+        rtol=0, atol=0)
+
+
 def test_extension_call_checks_shapes():
     """Direct calls of the Function bypass the Python checks but still raise
     (no out-of-bounds access)."""
@@ -451,6 +574,43 @@ def test_import_mmext_without_extension():
 
 
 # (e) CUDA
+@needs_cuda
+def test_cuda_amp_training_step():
+    """A float16 forward / backward under CUDA autocast: conv features in
+    float16, float32 RoIs and masks, float32 accumulation in the kernels."""
+    feats, rois, masks = make_inputs(
+        torch.float32, channels=8, num_rois=32, mask_hw=(28, 28), seed=13)
+    conv = torch.nn.Conv2d(8, 8, 3, padding=1).cuda()
+    feats_c = feats.cuda().requires_grad_()
+    masks_c = masks.cuda().requires_grad_()
+    with torch.autocast('cuda', dtype=torch.float16):
+        out = sa_roi_align(conv(feats_c), rois.cuda(), masks_c, 7, 0.25, 0)
+        loss = out.float().square().mean()
+    assert out.dtype == torch.float16
+    loss.backward()
+    expected = sa_roi_align(conv(feats_c).detach(), rois.cuda(),
+                            masks_c.detach(), 7, 0.25, 0)
+    torch.testing.assert_close(out.float(), expected, rtol=1e-2, atol=1e-2)
+    assert masks_c.grad.dtype == torch.float32
+    assert torch.isfinite(feats_c.grad).all()
+    assert torch.isfinite(masks_c.grad).all() and masks_c.grad.abs().max() > 0
+
+
+@needs_cuda
+def test_cuda_rejects_bad_rois_like_cpu():
+    feats, rois, masks = make_inputs(torch.float32, seed=14)
+    for row, match in BAD_ROIS.values():
+        bad = rois.clone()
+        bad[1] = torch.tensor(row)
+        messages = []
+        for device in ('cpu', 'cuda'):
+            with pytest.raises(ValueError, match=match) as info:
+                sa_roi_align(feats.to(device), bad.to(device),
+                             masks.to(device), 7, 0.25, 0, True)
+            messages.append(str(info.value))
+        assert messages[0] == messages[1]
+
+
 @needs_cuda
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 @pytest.mark.parametrize('aligned', [True, False])
@@ -496,8 +656,8 @@ def test_cuda_half_and_edge_cases():
     assert empty.shape == (0, 3, 7, 7)
     with pytest.raises(ValueError, match='rois is on cpu'):
         sa_roi_align(feats.cuda(), rois, masks.cuda(), 7, 0.25)
-    # an out-of-range batch index gives zeros on CUDA (no crash, no sync)
+    # an out-of-range batch index is rejected before the kernel, as on CPU
     bad = rois.clone()
     bad[0, 0] = 5
-    out_bad = sa_roi_align(feats.cuda(), bad.cuda(), masks.cuda(), 7, 0.25)
-    assert out_bad[0].abs().max() == 0
+    with pytest.raises(ValueError, match=r'rois\[0, 0\] \(batch index\)'):
+        sa_roi_align(feats.cuda(), bad.cuda(), masks.cuda(), 7, 0.25)

@@ -169,3 +169,29 @@ def test_main_and_errors(epoch_run, tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match='no scalar logs'):
         with pytest.warns(UserWarning):
             pc.plot_curves([str(tmp_path / 'none')], ['loss'], out)
+
+
+def test_test_record_is_a_point_at_the_tested_iteration(tmp_path):
+    """--test-records: the work dir's metrics.json (tools/test.py) becomes a
+    validation point at the iteration of its checkpoint name."""
+    wd = tmp_path / 'finetune'
+    write_log(wd, '20260101_000000',
+              [train_line(10, None, 2.0),
+               train_line(20, None, 1.5)])
+    (wd / 'metrics.json').write_text(
+        json.dumps(
+            dict(
+                config='configs/x.py',
+                checkpoint='work_dirs/x/seed0/iter_30.pth',
+                metrics={
+                    'coco/segm_mAP': 0.42,
+                    'coco/bbox_mAP': 0.5
+                })))
+    assert pc.load_run_curves(str(wd)).series('segm_mAP') is None
+    curves = pc.load_run_curves(str(wd), test_record=True)
+    assert curves.series('segm_mAP') == ('coco/segm_mAP', [30.0], [0.42], True)
+    fig = pc.plot_curves([str(wd)], ['loss', 'coco/segm_mAP'],
+                         str(tmp_path / 'c.png'),
+                         test_records=True)
+    # a lone test point sits at the end of the training axis
+    assert fig.axes[1].get_xlim() == pytest.approx((0, 30 * 1.04))

@@ -40,6 +40,12 @@ the first type. mmcv's and mmext's RoIAlign compared on the toy Mask R-CNN::
     python tools/analysis_tools/benchmark_model.py \\
         --baseline configs/mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py \\
         --roi-layers RoIAlign MMExtRoIAlign --inputs dataset
+
+``--baseline-roi-layer RoIAlign`` instead swaps the baseline's RoI layers
+only, so every config, as configured, is compared with the baseline on
+mmcv's RoIAlign (``scripts/benchmark_speed.sh`` does this for every toy
+config, and for the R50 COCO configs with ``--img-shape 800 1333
+--batch-size 1``). ``--out-md`` also writes the table to a file.
 """
 import argparse
 import copy
@@ -59,9 +65,9 @@ from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
 
 import mmext  # noqa: E402,F401
+from mmext.apis.inference import load_checkpoint_strict  # noqa: E402
 from mmext.utils.config_check import load_cli_config  # noqa: E402
 
 
@@ -87,6 +93,13 @@ def parse_args():
         '--inputs', choices=['synthetic', 'dataset'], default='synthetic')
     parser.add_argument(
         '--img-size', type=int, default=128, help='synthetic image side')
+    parser.add_argument(
+        '--img-shape',
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=('H', 'W'),
+        help='synthetic image shape (overrides --img-size), e.g. 800 1333')
     parser.add_argument(
         '--num-instances',
         type=int,
@@ -114,6 +127,15 @@ def parse_args():
         metavar='TYPE',
         help='measure every config once per RoI layer type (e.g. RoIAlign '
         'MMExtRoIAlign), set as the type of its plain RoIAlign roi_layers')
+    parser.add_argument(
+        '--baseline-roi-layer',
+        default=None,
+        metavar='TYPE',
+        help='RoI layer type of the baseline only (e.g. RoIAlign: ratios '
+        'against mmcv\'s RoIAlign while the configs keep theirs); the '
+        'baseline config may then be listed among the configs as well')
+    parser.add_argument(
+        '--out-md', default=None, help='also write the table to this file')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -185,10 +207,10 @@ def num_classes_of(cfg: Config) -> int:
 def make_inputs(args, cfg: Config) -> dict:
     if args.inputs == 'synthetic':
         from mmdet.testing import demo_mm_inputs
+        img_h, img_w = args.img_shape or (args.img_size, args.img_size)
         return demo_mm_inputs(
             batch_size=args.batch_size,
-            image_shapes=[(3, args.img_size, args.img_size)] *
-            args.batch_size,
+            image_shapes=[(3, img_h, img_w)] * args.batch_size,
             num_items=[args.num_instances] * args.batch_size,
             num_classes=num_classes_of(cfg),
             with_mask=True)
@@ -213,7 +235,10 @@ class Entry:
         self.model = MODELS.build(cfg.model).to(args.device)
         self.model.init_weights()
         if checkpoint is not None:
-            load_checkpoint(self.model, checkpoint, map_location=args.device)
+            # untrusted input: weights_only with mmext's allow-list, and
+            # it must fit the config (a timing of half-loaded weights
+            # would be meaningless)
+            load_checkpoint_strict(self.model, checkpoint)
         self.train_params = sum(p.numel() for p in self.model.parameters())
         if hasattr(self.model, 'inference_params'):
             self.test_params = int(self.model.inference_params())
@@ -324,11 +349,18 @@ def main():
     init_default_scope(base_cfg.get('default_scope', 'mmdet'))
     packed = make_inputs(args, base_cfg)
 
+    if args.baseline_roi_layer and args.roi_layers:
+        raise ValueError('--baseline-roi-layer and --roi-layers exclude each '
+                         'other')
     entries = []
-    for path, ckpt in zip([args.baseline] + configs,
-                          [args.baseline_checkpoint] + checkpoints):
+    for i, (path, ckpt) in enumerate(
+            zip([args.baseline] + configs,
+                [args.baseline_checkpoint] + checkpoints)):
         name = osp.splitext(osp.basename(path))[0]
-        for roi_layer in args.roi_layers or [None]:
+        roi_layers = args.roi_layers or [None]
+        if i == 0 and args.baseline_roi_layer:
+            roi_layers = [args.baseline_roi_layer]
+        for roi_layer in roi_layers:
             entries.append(
                 Entry(name + (f' [{roi_layer}]' if roi_layer else ''),
                       load_cfg(path, args.cfg_options, roi_layer), ckpt,
@@ -352,11 +384,20 @@ def main():
         for e, t in zip(entries, times):
             e.train_times = t
 
-    print(f'batch {args.batch_size}, {args.inputs} inputs, device '
-          f'{args.device}, threads {torch.get_num_threads()}, median of '
-          f'{args.iters} iters after {args.warmup} warm-up, weights '
-          f'{"updated" if args.update_weights else "fixed (lr 0)"}')
-    print(format_table(entries, args.batch_size))
+    inputs = args.inputs
+    if inputs == 'synthetic':
+        img_h, img_w = args.img_shape or (args.img_size, args.img_size)
+        inputs = f'synthetic {img_h}x{img_w}'
+    summary = (f'batch {args.batch_size}, {inputs} inputs, device '
+               f'{args.device}, threads {torch.get_num_threads()}, median of '
+               f'{args.iters} iters after {args.warmup} warm-up, weights '
+               f'{"updated" if args.update_weights else "fixed (lr 0)"}')
+    table = format_table(entries, args.batch_size)
+    print(summary)
+    print(table)
+    if args.out_md:
+        with open(args.out_md, 'w') as f:
+            f.write(f'{summary}\n\n{table}\n')
 
 
 if __name__ == '__main__':

@@ -25,11 +25,19 @@ oldest first and a later line for the same iteration replaces an earlier
 one. A key is looked up in training lines first, then in validation lines;
 ``segm_mAP`` also finds ``coco/segm_mAP``. ``--smooth N`` draws a moving
 average over N logged points of the training keys.
+
+``--test-records`` also reads ``<work_dir>/metrics.json``, the record
+``tools/test.py`` writes for the tested checkpoint, as one validation point
+at that checkpoint's iteration (``iter_300.pth`` -> 300; else the last
+training iteration). The toy benchmark's fine-tunes skip validation during
+training (``train_cfg.val_begin`` beyond the schedule) and are tested once,
+so their AP is that single point per run.
 """
 import argparse
 import glob
 import math
 import os.path as osp
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -38,9 +46,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 # mmengine/mmcv import pkg_resources; its deprecation notice is noise here
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-from mmext.utils.run_records import (
-    find_scalar_logs,  # noqa: E402
-    is_train_entry,
+from mmext.utils.run_records import (  # noqa: E402
+    METRICS_FILENAME, find_scalar_logs, is_train_entry, read_metrics_record,
     read_scalar_log)
 
 
@@ -81,8 +88,33 @@ def _number(value) -> Optional[float]:
     return float(value) if math.isfinite(value) else None
 
 
-def load_run_curves(source: str, name: Optional[str] = None) -> RunCurves:
+def _test_record_point(work_dir: str,
+                       last_iter: int) -> Optional[Tuple[float, dict]]:
+    """``(iteration, metrics)`` of ``<work_dir>/metrics.json`` or None."""
+    path = osp.join(work_dir, METRICS_FILENAME)
+    if not osp.isfile(path):
+        return None
+    try:
+        record = read_metrics_record(path)
+    except ValueError as e:
+        warnings.warn(str(e))
+        return None
+    match = re.search(r'iter_(\d+)\.pth$', str(record.get('checkpoint', '')))
+    x = int(match.group(1)) if match else last_iter
+    return float(x), dict(record['metrics'])
+
+
+def load_run_curves(source: str,
+                    name: Optional[str] = None,
+                    test_record: bool = False) -> RunCurves:
     """Read every scalar log of a work dir (or one ``scalars.json``).
+
+    Args:
+        source: Work dir or ``scalars.json``.
+        name: Legend name; default the work dir's name.
+        test_record: Add the work dir's ``metrics.json`` (tools/test.py) as
+            a validation point at the tested iteration; scalar-log
+            validation at the same iteration wins.
 
     Raises:
         FileNotFoundError: no scalar log is there.
@@ -124,6 +156,12 @@ def load_run_curves(source: str, name: Optional[str] = None) -> RunCurves:
         else:
             x = last_iter  # step 0 / unknown: where validation ran
         val_points.append((float(x), e))
+
+    if test_record and osp.isdir(source):
+        point = _test_record_point(source, last_iter)
+        if point is not None and point[0] not in {x for x, _ in val_points}:
+            val_points.append(point)
+            val_points.sort(key=lambda p: p[0])
 
     curves = RunCurves(name or default_name)
     for it in sorted(train):
@@ -178,7 +216,8 @@ def plot_curves(work_dirs: Sequence[str],
                 labels: Optional[Sequence[str]] = None,
                 smooth: int = 1,
                 title: Optional[str] = None,
-                ncols: int = 3):
+                ncols: int = 3,
+                test_records: bool = False):
     """Draw ``keys`` of the runs in ``work_dirs`` into ``out``.
 
     Args:
@@ -189,6 +228,8 @@ def plot_curves(work_dirs: Sequence[str],
         smooth: Moving-average window for training keys.
         title: Figure title.
         ncols: Subplots per row.
+        test_records: Add each work dir's ``metrics.json`` as a validation
+            point (see :func:`load_run_curves`).
 
     Returns:
         matplotlib.figure.Figure: The figure (``len(keys)`` axes), saved.
@@ -211,12 +252,17 @@ def plot_curves(work_dirs: Sequence[str],
     runs: List[RunCurves] = []
     for i, source in enumerate(sources):
         try:
-            runs.append(load_run_curves(source, labels[i] if labels else None))
+            runs.append(
+                load_run_curves(source, labels[i] if labels else None,
+                                test_records))
         except FileNotFoundError as e:
             warnings.warn(str(e))
     if not runs:
         raise FileNotFoundError(f'no scalar logs in any of {list(work_dirs)}')
 
+    last_x = max((xs[-1] for run in runs
+                  for xs, _ in (*run.train.values(), *run.val.values()) if xs),
+                 default=0.0)
     ncols = max(1, min(ncols, len(keys)))
     nrows = math.ceil(len(keys) / ncols)
     fig = plt.figure(figsize=(5.0 * ncols, 3.6 * nrows))
@@ -240,6 +286,11 @@ def plot_curves(work_dirs: Sequence[str],
                     label=run.name,
                     linewidth=1.2)
         ax.set_title(' / '.join(sorted(resolved_names)) or key)
+        panel_xs = {x for line in ax.lines for x in line.get_xdata()}
+        if len(panel_xs) == 1 and last_x > 0:
+            # single validation points (runs tested once): place them at
+            # the end of the training axis, not alone in a +-5% window
+            ax.set_xlim(0, last_x * 1.04)
         ax.set_xlabel('iteration')
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
@@ -282,6 +333,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='moving-average window for training keys')
     parser.add_argument('--title')
     parser.add_argument('--ncols', type=int, default=3)
+    parser.add_argument(
+        '--test-records',
+        action='store_true',
+        help='add each work dir\'s metrics.json (tools/test.py) as a '
+        'validation point at the tested iteration')
     parser.add_argument('--out', default='curves.png')
     return parser.parse_args(argv)
 
@@ -289,7 +345,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     fig = plot_curves(args.work_dirs, args.keys, args.out, args.labels,
-                      args.smooth, args.title, args.ncols)
+                      args.smooth, args.title, args.ncols, args.test_records)
     import matplotlib.pyplot as plt
     plt.close(fig)
     print(f'written: {args.out}')

@@ -19,19 +19,20 @@ import os
 import os.path as osp
 import sys
 
-import numpy as np
-import torch
-
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0,
+                osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
 
 import mmext  # noqa: E402,F401
+from mmext.apis import load_checkpoint_strict  # noqa: E402
 from mmext.utils.config_check import load_cli_config  # noqa: E402
+from mmext.visualization import (
+    has_threshold_branch,  # noqa: E402
+    save_instance_figure,
+    threshold_maps)
 
 
 def parse_args():
@@ -58,116 +59,15 @@ def build_model(cfg: Config, checkpoint: str, device: str):
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu')
+    # weights_only=True with mmext's allow-list; a checkpoint of another
+    # model is an error naming the keys
+    load_checkpoint_strict(model, checkpoint)
     model.to(device).eval()
-    roi_head = model.roi_head
-    if not getattr(roi_head, 'with_threshold_branch', False):
+    if not has_threshold_branch(model):
         raise ValueError(f'{cfg.filename}: model.roi_head has no adaptive '
                          'threshold branch (AdaptiveThresholdRoIHead with an '
                          'AdaptiveThresholdMaskHead)')
     return model
-
-
-@torch.no_grad()
-def threshold_maps(model, data: dict):
-    """Detections with their ``P`` and ``T`` maps (28x28, predicted class).
-
-    Returns:
-        tuple: the detection results (masks at network input resolution,
-        boxes in that frame) and, per image, ``P`` and ``T`` of shape
-        (n, h, w).
-    """
-    from mmdet.structures.bbox import bbox2roi
-    data = model.data_preprocessor(data, False)
-    feats = model.extract_feat(data['inputs'])
-    results = model.predict(data['inputs'], data['data_samples'],
-                            rescale=False)
-    instances = [r.pred_instances for r in results]
-    rois = bbox2roi([inst.bboxes for inst in instances])
-    maps = []
-    if rois.shape[0] > 0:
-        head = model.roi_head.mask_head
-        out = model.roi_head._mask_forward(feats, rois)
-        labels = torch.cat([inst.labels for inst in instances])
-        inds = torch.arange(labels.numel(), device=labels.device)
-        if head.class_agnostic:
-            labels = torch.zeros_like(labels)
-        prob = out['mask_preds'][inds, labels].sigmoid()
-        thr = head.threshold_map(out['mask_preds'],
-                                 out['threshold_preds'])[inds, labels]
-        split = [len(inst) for inst in instances]
-        maps = list(zip(prob.split(split), thr.split(split)))
-    else:
-        maps = [(None, None)] * len(instances)
-    return results, maps
-
-
-def save_instance_figure(path: str, image: np.ndarray, box, prob: np.ndarray,
-                         thr: np.ndarray, final_mask: np.ndarray,
-                         title: str) -> None:
-    """One row: image crop, P, T, P >= 0.5, final mask (P >= T)."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = box
-    pad = 2
-    xa, ya = max(int(np.floor(x0)) - pad, 0), max(int(np.floor(y0)) - pad, 0)
-    xb, yb = min(int(np.ceil(x1)) + pad, w), min(int(np.ceil(y1)) + pad, h)
-    crop = image[ya:yb, xa:xb]
-    mask_crop = final_mask[ya:yb, xa:xb]
-    # P >= 0.5 pasted the same way as the final mask, for a fair comparison
-    fixed = _paste(prob, box, h, w) >= 0.5
-    fixed_crop = fixed[ya:yb, xa:xb]
-    extent = (xa, xb, yb, ya)
-    box_xy = ([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0])
-
-    fig, axes = plt.subplots(1, 5, figsize=(15, 3.4))
-    axes[0].imshow(crop, extent=extent)
-    axes[0].plot(*box_xy, color='yellow', lw=1)
-    axes[0].set_title('image + box')
-    # P and T cover the box: drawn in image coordinates, aligned with the
-    # crops of the other panels
-    for ax, value_map, name in ((axes[1], prob, 'probability P'),
-                                (axes[2], thr, 'threshold T')):
-        ax.set_facecolor('0.85')
-        im = ax.imshow(
-            value_map,
-            vmin=0,
-            vmax=1,
-            cmap='viridis',
-            extent=(x0, x1, y1, y0),
-            interpolation='nearest')
-        ax.set_xlim(xa, xb)
-        ax.set_ylim(yb, ya)
-        ax.set_title(name)
-        fig.colorbar(im, ax=ax, fraction=0.046)
-    for ax, mask, name in ((axes[3], fixed_crop, 'P >= 0.5 (fixed)'),
-                           (axes[4], mask_crop, 'final: P >= T')):
-        ax.imshow(crop, extent=extent)
-        overlay = np.zeros(mask.shape + (4, ), dtype=np.float32)
-        overlay[mask] = (1., 0.1, 0.1, 0.55)
-        ax.imshow(overlay, extent=extent)
-        ax.plot(*box_xy, color='yellow', lw=1)
-        ax.set_title(f'{name}\n{int(mask.sum())} px')
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def _paste(prob: np.ndarray, box, img_h: int, img_w: int) -> np.ndarray:
-    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
-    pasted, _ = _do_paste_mask(
-        torch.from_numpy(prob)[None, None].float(),
-        torch.tensor([box], dtype=torch.float32),
-        img_h,
-        img_w,
-        skip_empty=False)
-    return pasted[0].numpy()
 
 
 def main():

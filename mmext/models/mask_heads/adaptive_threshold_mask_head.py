@@ -49,16 +49,18 @@ Choices where the paper is vague (each is a constructor argument):
   ``CrossEntropyLoss(use_mask=True)`` on logits (``k (P - T)`` is the logit
   of ``B``), which selects the ground-truth class channel.
 * **Inference.** A pixel is foreground where ``P >= T``, decided at image
-  resolution: both maps are pasted into the image the way mmdet's
-  ``_do_paste_mask`` pastes (one grid, all maps as channels:
-  ``paste_multichannel_masks``) and the difference ``P_img - T_img`` is
-  thresholded at 0.
+  resolution on the pasted maps, the way mmdet's ``_do_paste_mask`` pastes.
   ``P_img`` is pasted exactly as ``FCNMaskHead`` pastes it (zero outside the
   RoI, so it fades over the half pixel around the box); ``T_img`` extends the
   threshold map's border outwards (normalised paste), like the constant
   ``mask_thr_binary`` of ``FCNMaskHead``, and pixels the RoI does not reach are
   background. Hence a constant ``T = 0.5`` reproduces ``FCNMaskHead`` with
   ``mask_thr_binary=0.5`` exactly. ``k`` does not change the decision.
+  Pasting is linear, so the difference ``P_img - T_img`` is computed as one
+  paste of the RoI-resolution difference map, padded by one RoI pixel (zeros
+  for ``P``, the border for ``T``; ``paste_threshold_difference``); this is
+  the three-map paste (``paste_multichannel_masks`` of P, T and the
+  footprint) up to float rounding at ties, at a third of the cost.
   ``rcnn_test_cfg.mask_thr_binary`` is not used as a threshold; a negative
   value still asks for soft masks (uint8, ``255 * B``) as in ``FCNMaskHead``.
 """
@@ -669,14 +671,25 @@ class AdaptiveThresholdMaskHead(FeatureReuseMaskHeadMixin, FCNMaskHead):
             if thr is not None:
                 thr = thr[range(N), labels][:, None]
 
+        if thr is not None:
+            # the padded difference maps of all RoIs at once; the loop below
+            # (one RoI at a time on CPU) only pastes
+            diff_maps = pad_threshold_difference(prob, thr)
         for inds in chunks:
-            diff, inside, spatial_inds = self._paste_difference(
-                prob[inds],
-                None if thr is None else thr[inds],
-                bboxes[inds],
-                img_h,
-                img_w,
-                skip_empty=device.type == 'cpu')
+            if thr is None:
+                diff, inside, spatial_inds = self._paste_constant_difference(
+                    prob[inds],
+                    bboxes[inds],
+                    img_h,
+                    img_w,
+                    skip_empty=device.type == 'cpu')
+            else:
+                diff, inside, spatial_inds = paste_padded_difference(
+                    diff_maps[inds],
+                    bboxes[inds],
+                    img_h,
+                    img_w,
+                    skip_empty=device.type == 'cpu')
             if soft:
                 chunk = torch.sigmoid(self.k * diff) * inside * 255
                 chunk = chunk.to(dtype=torch.uint8)
@@ -685,14 +698,13 @@ class AdaptiveThresholdMaskHead(FeatureReuseMaskHeadMixin, FCNMaskHead):
             im_mask[(inds, ) + spatial_inds] = chunk
         return im_mask
 
-    def _paste_difference(self, prob: Tensor, thr: Optional[Tensor],
-                          boxes: Tensor, img_h: int, img_w: int,
-                          skip_empty: bool) -> Tuple[Tensor, Tensor, tuple]:
-        """Paste ``P - T`` into the image.
+    def _paste_constant_difference(
+            self, prob: Tensor, boxes: Tensor, img_h: int, img_w: int,
+            skip_empty: bool) -> Tuple[Tensor, Tensor, tuple]:
+        """Paste ``P - constant_threshold`` into the image (branch off).
 
         Args:
             prob (Tensor): ``P``, (n, 1, h, w).
-            thr (Tensor, optional): ``T``, (n, 1, h, w); None: constant.
             boxes (Tensor): Boxes (n, 4) in image coordinates.
             img_h (int): Image height.
             img_w (int): Image width.
@@ -700,29 +712,165 @@ class AdaptiveThresholdMaskHead(FeatureReuseMaskHeadMixin, FCNMaskHead):
                 ``_do_paste_mask``).
 
         Returns:
-            tuple: ``P_img - T_img`` (n, H', W'), a bool map (n, H', W') of
-            the pixels the RoI reaches, and the slices of that region in the
-            image (empty when the whole image was pasted).
+            tuple: ``P_img - T`` (n, H', W'), a bool map of the pixels the
+            RoI reaches (a broadcastable True: outside the RoI ``P_img`` is
+            0 < T anyway), and the slices of the pasted region in the image
+            (empty when the whole image was pasted).
         """
-        if thr is None:
-            prob_img, spatial_inds = _do_paste_mask(
-                prob, boxes, img_h, img_w, skip_empty=skip_empty)
-            # Outside the RoI P_img is 0 < T: nothing to mask out.
-            inside = prob_img.new_ones((), dtype=torch.bool)
-            return prob_img - self.constant_threshold, inside, spatial_inds
-        # P, T and a map of ones as channels of one grid_sample. With zero
-        # padding the pasted ones are the sum of the bilinear weights that
-        # fall inside the map (the RoI footprint), so T_img / footprint is T
-        # extended beyond its border (a normalised paste), while P keeps
-        # FCNMaskHead's zero padding.
-        maps = torch.cat([prob, thr, torch.ones_like(prob)], dim=1)
-        pasted, spatial_inds = paste_multichannel_masks(
-            maps, boxes, img_h, img_w, skip_empty=skip_empty)
-        prob_img, thr_img, footprint = pasted.unbind(1)
-        inside = footprint > 0
-        thr_img = thr_img / footprint.clamp(min=torch.finfo(
-            footprint.dtype).tiny)
-        return prob_img - thr_img, inside, spatial_inds
+        prob_img, spatial_inds = _do_paste_mask(
+            prob, boxes, img_h, img_w, skip_empty=skip_empty)
+        inside = prob_img.new_ones((), dtype=torch.bool)
+        return prob_img - self.constant_threshold, inside, spatial_inds
+
+
+def _paste_region(boxes: Tensor, img_h: int, img_w: int,
+                  skip_empty: bool) -> tuple:
+    """Image region ``_do_paste_mask`` pastes into: around all boxes on CPU
+    (``skip_empty``), the whole image otherwise. Returns x0, y0, x1, y1."""
+    if not skip_empty:
+        return 0, 0, img_w, img_h
+    x0_int, y0_int = torch.clamp(
+        boxes.min(dim=0).values.floor()[:2] - 1, min=0).to(dtype=torch.int32)
+    x1_int = torch.clamp(
+        boxes[:, 2].max().ceil() + 1, max=img_w).to(dtype=torch.int32)
+    y1_int = torch.clamp(
+        boxes[:, 3].max().ceil() + 1, max=img_h).to(dtype=torch.int32)
+    return x0_int, y0_int, x1_int, y1_int
+
+
+def _roi_grid_coords(boxes: Tensor, region: tuple) -> Tuple[Tensor, Tensor]:
+    """Pixel centres of ``region`` in each RoI's ``grid_sample`` coordinates.
+
+    Exactly ``_do_paste_mask``'s computation: -1 and 1 are the RoI's box
+    edges, degenerate boxes (infinite coordinates) are mapped to 0.
+
+    Returns:
+        tuple[Tensor, Tensor]: x (N, W') and y (N, H') coordinates.
+    """
+    x0_int, y0_int, x1_int, y1_int = region
+    x0, y0, x1, y1 = torch.split(boxes, 1, dim=1)  # each is Nx1
+    device = boxes.device
+    img_y = torch.arange(y0_int, y1_int, device=device).to(torch.float32) + 0.5
+    img_x = torch.arange(x0_int, x1_int, device=device).to(torch.float32) + 0.5
+    img_y = (img_y - y0) / (y1 - y0) * 2 - 1
+    img_x = (img_x - x0) / (x1 - x0) * 2 - 1
+    if not torch.onnx.is_in_onnx_export():
+        if torch.isinf(img_x).any():
+            img_x[torch.where(torch.isinf(img_x))] = 0
+        if torch.isinf(img_y).any():
+            img_y[torch.where(torch.isinf(img_y))] = 0
+    return img_x, img_y
+
+
+def _sample_at(maps: Tensor, img_x: Tensor, img_y: Tensor) -> Tensor:
+    """Bilinear samples (zero padding) of maps (N, C, h, w) at the grid
+    ``img_x`` (N, W') x ``img_y`` (N, H'); returns (N, C, H', W')."""
+    n = maps.shape[0]
+    gx = img_x[:, None, :].expand(n, img_y.size(1), img_x.size(1))
+    gy = img_y[:, :, None].expand(n, img_y.size(1), img_x.size(1))
+    grid = torch.stack([gx, gy], dim=3)
+    return F.grid_sample(
+        maps.to(dtype=torch.float32), grid, align_corners=False)
+
+
+def _region_slices(region: tuple, skip_empty: bool) -> tuple:
+    if not skip_empty:
+        return ()
+    x0_int, y0_int, x1_int, y1_int = region
+    return slice(y0_int, y1_int), slice(x0_int, x1_int)
+
+
+def paste_threshold_difference(prob: Tensor,
+                               thr: Tensor,
+                               boxes: Tensor,
+                               img_h: int,
+                               img_w: int,
+                               skip_empty: bool = True
+                               ) -> Tuple[Tensor, Tensor, tuple]:
+    """``P_img - T_img`` at image resolution with one single-channel paste.
+
+    ``P_img`` is ``P`` pasted as mmdet's ``_do_paste_mask`` pastes it (zero
+    padding); ``T_img`` is ``T`` pasted with its border extended outwards
+    (the normalised paste ``paste(T) / paste(1)``, see
+    ``paste_multichannel_masks``). Both equal pastes of the maps padded by one
+    RoI pixel, ``P`` with zeros and ``T`` with its border values (replicate):
+    the bilinear sample at a pixel less than one RoI pixel outside the map
+    reads the padding ring, which holds exactly what the zero padding or the
+    normalisation contributes there. Pasting is linear, so
+
+        ``P_img - T_img = paste(pad0(P) - padrep(T))``
+
+    on the box enlarged by one RoI pixel per side. This is the same
+    decision as pasting ``P``, ``T`` and the footprint as three channels
+    (up to float rounding at ties), at a third of the sampling work. The
+    RoI footprint (pixels whose bilinear neighbourhood touches the map,
+    i.e. less than half an RoI pixel outside the box) is computed from the
+    coordinates instead of being pasted, and the pasted region is
+    ``_do_paste_mask``'s, from the original boxes.
+
+    Args:
+        prob (Tensor): ``P``, (n, 1, h, w).
+        thr (Tensor): ``T``, (n, 1, h, w).
+        boxes (Tensor): Boxes (n, 4) in image coordinates.
+        img_h (int): Image height.
+        img_w (int): Image width.
+        skip_empty (bool): Paste only the region around the boxes.
+
+    Returns:
+        tuple: ``P_img - T_img`` (n, H', W'), a bool map (n, H', W') of the
+        pixels the RoI reaches, and the slices of that region in the image
+        (empty when the whole image was pasted).
+    """
+    return paste_padded_difference(
+        pad_threshold_difference(prob, thr), boxes, img_h, img_w, skip_empty)
+
+
+def pad_threshold_difference(prob: Tensor, thr: Tensor) -> Tensor:
+    """``pad0(P) - padrep(T)``: the difference map padded by one RoI pixel,
+    with zeros for ``P`` and the border values for ``T`` (see
+    ``paste_threshold_difference``).
+
+    Args:
+        prob (Tensor): ``P``, (n, 1, h, w).
+        thr (Tensor): ``T``, (n, 1, h, w).
+
+    Returns:
+        Tensor: Padded difference maps (n, 1, h + 2, w + 2).
+    """
+    return F.pad(prob, (1, 1, 1, 1)) - F.pad(thr, (1, 1, 1, 1),
+                                             mode='replicate')
+
+
+def paste_padded_difference(diff_maps: Tensor,
+                            boxes: Tensor,
+                            img_h: int,
+                            img_w: int,
+                            skip_empty: bool = True
+                            ) -> Tuple[Tensor, Tensor, tuple]:
+    """Paste the padded difference maps of ``pad_threshold_difference``.
+
+    Args:
+        diff_maps (Tensor): Padded difference maps (n, 1, h + 2, w + 2).
+        boxes (Tensor): Boxes (n, 4) of the unpadded maps, image coordinates.
+        img_h (int): Image height.
+        img_w (int): Image width.
+        skip_empty (bool): Paste only the region around the boxes.
+
+    Returns:
+        tuple: See ``paste_threshold_difference``.
+    """
+    h, w = diff_maps.shape[-2] - 2, diff_maps.shape[-1] - 2
+    region = _paste_region(boxes, img_h, img_w, skip_empty)
+    img_x, img_y = _roi_grid_coords(boxes, region)
+    # A pixel at grid coordinate g of the map is at g * w / (w + 2) of the
+    # padded map (whose box is one RoI pixel larger per side); it is in the
+    # footprint when |g| < 1 + 1 / w (map coordinate in (-1, w)).
+    pasted = _sample_at(diff_maps, img_x * (w / (w + 2)),
+                        img_y * (h / (h + 2)))
+    inside_x = img_x.abs() < 1 + 1 / w
+    inside_y = img_y.abs() < 1 + 1 / h
+    inside = inside_y[:, :, None] & inside_x[:, None, :]
+    return pasted[:, 0], inside, _region_slices(region, skip_empty)
 
 
 def paste_multichannel_masks(masks: Tensor,
@@ -748,36 +896,7 @@ def paste_multichannel_masks(masks: Tensor,
         tuple: Pasted maps (N, C, H', W') and the slices of the pasted region
         in the image (an empty tuple when the whole image was pasted).
     """
-    device = masks.device
-    if skip_empty:
-        x0_int, y0_int = torch.clamp(
-            boxes.min(dim=0).values.floor()[:2] - 1,
-            min=0).to(dtype=torch.int32)
-        x1_int = torch.clamp(
-            boxes[:, 2].max().ceil() + 1, max=img_w).to(dtype=torch.int32)
-        y1_int = torch.clamp(
-            boxes[:, 3].max().ceil() + 1, max=img_h).to(dtype=torch.int32)
-    else:
-        x0_int, y0_int = 0, 0
-        x1_int, y1_int = img_w, img_h
-    x0, y0, x1, y1 = torch.split(boxes, 1, dim=1)  # each is Nx1
-    N = masks.shape[0]
-
-    img_y = torch.arange(y0_int, y1_int, device=device).to(torch.float32) + 0.5
-    img_x = torch.arange(x0_int, x1_int, device=device).to(torch.float32) + 0.5
-    img_y = (img_y - y0) / (y1 - y0) * 2 - 1
-    img_x = (img_x - x0) / (x1 - x0) * 2 - 1
-    if not torch.onnx.is_in_onnx_export():
-        if torch.isinf(img_x).any():
-            img_x[torch.where(torch.isinf(img_x))] = 0
-        if torch.isinf(img_y).any():
-            img_y[torch.where(torch.isinf(img_y))] = 0
-
-    gx = img_x[:, None, :].expand(N, img_y.size(1), img_x.size(1))
-    gy = img_y[:, :, None].expand(N, img_y.size(1), img_x.size(1))
-    grid = torch.stack([gx, gy], dim=3)
-    img_masks = F.grid_sample(
-        masks.to(dtype=torch.float32), grid, align_corners=False)
-    if skip_empty:
-        return img_masks, (slice(y0_int, y1_int), slice(x0_int, x1_int))
-    return img_masks, ()
+    region = _paste_region(boxes, img_h, img_w, skip_empty)
+    img_x, img_y = _roi_grid_coords(boxes, region)
+    return _sample_at(masks, img_x, img_y), _region_slices(region,
+                                                           skip_empty)

@@ -8,16 +8,31 @@
 // threads fighting over the same mask pixels). The per-point math lives in
 // common/sa_roi_align_kernel.h, shared with the CPU kernel.
 //
-// `scalar_t` is the storage type, `T` the op-math type (float for half): all
-// coordinates and sums are computed in T. Gradient buffers are in T.
+// `scalar_t` is the storage type, `T` the op-math type (float for half,
+// sa_roi_align_acc_t): all coordinates, weights and sums are computed in T,
+// a half output is rounded once at the end, and gradient buffers are in T.
+//
+// The CPU test suite compiles this very file as host C++
+// (tests/test_ops/cuda_emulation/): a shim header, included first, turns the
+// qualifiers into nothing, blockIdx / threadIdx into loop variables and
+// gpuAtomicAdd into a plain add. The only CUDA-only line is the Atomic.cuh
+// include below, guarded so that nvcc compiles the same code as before.
 #ifndef SA_ROI_ALIGN_CUDA_KERNEL_CUH
 #define SA_ROI_ALIGN_CUDA_KERNEL_CUH
 
+#if defined(__CUDACC__) || defined(__HIPCC__)
 #include <ATen/cuda/Atomic.cuh>
+#endif
+#include <ATen/OpMathType.h>
 
 #include <cstdint>
 
 #include "sa_roi_align_kernel.h"
+
+// Accumulation (op-math) type of a storage type: float for half, itself for
+// float / double. Shared by the launchers and the host emulation.
+template <typename scalar_t>
+using sa_roi_align_acc_t = at::opmath_type<scalar_t>;
 
 #ifndef CUDA_1D_KERNEL_LOOP
 // grid-stride loop with a 64-bit index (K * C * out_h * out_w can exceed int)

@@ -33,7 +33,7 @@ Tensor sa_roi_align_forward_cuda(const Tensor& input, const Tensor& rois,
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND_HALF(
       input.scalar_type(), "sa_roi_align_forward_cuda_kernel", [&] {
-        using acc_t = at::opmath_type<scalar_t>;
+        using acc_t = sa_roi_align_acc_t<scalar_t>;
         sa_roi_align_forward_cuda_kernel<scalar_t, acc_t>
             <<<sa_roi_align_get_blocks(output_size), THREADS_PER_BLOCK, 0,
                stream>>>(output_size, input.data_ptr<scalar_t>(),
@@ -75,7 +75,7 @@ std::vector<Tensor> sa_roi_align_backward_cuda(
     cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
     AT_DISPATCH_FLOATING_TYPES_AND_HALF(
         input.scalar_type(), "sa_roi_align_backward_cuda_kernel", [&] {
-          using acc_t = at::opmath_type<scalar_t>;
+          using acc_t = sa_roi_align_acc_t<scalar_t>;
           if (needs_input_grad) {
             sa_roi_align_backward_input_cuda_kernel<scalar_t, acc_t>
                 <<<sa_roi_align_get_blocks(output_size), THREADS_PER_BLOCK, 0,
