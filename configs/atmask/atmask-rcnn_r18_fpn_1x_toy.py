@@ -7,31 +7,15 @@
 # conv before the 28x28 pooling) and its fusion convs are 1x1; the COCO
 # configs keep the full-width branch with 3x3 fusion. Like the toy baseline's
 # RoI layers, the threshold branch's is mmext's CPU RoIAlign.
-_base_ = '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py'
+_base_ = [
+    '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py',
+    '../_base_/models/atmask-head_r18_fpn_toy.py'
+]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
 model = dict(
     roi_head=dict(
         type='AdaptiveThresholdRoIHead',
         threshold_roi_source='P2',
-        threshold_roi_extractor=dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(
-                type='MMExtRoIAlign', output_size=28, sampling_ratio=0),
-            out_channels=8,
-            featmap_strides=[4, 8, 16, 32],
-            finest_scale=16),
-        mask_head=dict(
-            type='AdaptiveThresholdMaskHead',
-            threshold_roi_feat_size=28,
-            threshold_channels=8,
-            num_threshold_convs=0,
-            fusion_kernel_size=1,
-            with_p2t_fusion=True,
-            with_t2p_fusion=True,
-            k=2.0,
-            threshold_target='inverse_mask',
-            loss_threshold=dict(
-                type='CrossEntropyLoss', use_mask=True, loss_weight=1.0),
-            loss_binary=dict(
-                type='CrossEntropyLoss', use_mask=True, loss_weight=2.0))))
+        threshold_roi_extractor=_base_.atmask_threshold_roi_extractor,
+        mask_head=_base_.atmask_mask_head))

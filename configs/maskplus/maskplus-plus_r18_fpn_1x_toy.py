@@ -4,18 +4,16 @@
 # Mask R-CNN), every stage starts from its box and mask heads, as MR R-CNN's
 # refining heads do; layers of other shapes (class-agnostic regression,
 # MaskPlus' own) keep their initialisation.
-_base_ = './cascade-mask-rcnn_r18_fpn_1x_toy.py'
+_base_ = [
+    './cascade-mask-rcnn_r18_fpn_1x_toy.py',
+    '../_base_/models/maskplus-head_r18_fpn_toy.py'
+]
 
 model = dict(
     roi_head=dict(
         type='MaskPlusCascadeRoIHead',
         init_stages_from_single_stage=True,
-        mask_head=dict(
-            type='MaskPlusMaskHead',
-            context_cfg=dict(channels=(180, 128, 128, 64)),
-            dpm_cfg=dict(type='DeconvPyramidModule', num_levels=2),
-            boundary_refine_cfg=dict(type='DenseBoundaryRefinement'),
-            qmt_scales=(0.5, ))))
+        mask_head=_base_.maskplus_mask_head))
 
 custom_hooks = [
     dict(

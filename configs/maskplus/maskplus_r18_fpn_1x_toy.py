@@ -5,17 +5,15 @@
 # 180-128-128-64 over 64 channels; the DPM uses the head's 64 channels.
 # Biased training covers the first half of the schedule (iterations
 # 0-149 of 300).
-_base_ = '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py'
+_base_ = [
+    '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py',
+    '../_base_/models/maskplus-head_r18_fpn_toy.py'
+]
 
 model = dict(
     roi_head=dict(
         type='MaskPlusRoIHead',
-        mask_head=dict(
-            type='MaskPlusMaskHead',
-            context_cfg=dict(channels=(180, 128, 128, 64)),
-            dpm_cfg=dict(type='DeconvPyramidModule', num_levels=2),
-            boundary_refine_cfg=dict(type='DenseBoundaryRefinement'),
-            qmt_scales=(0.5, ))))
+        mask_head=_base_.maskplus_mask_head))
 
 custom_hooks = [
     dict(

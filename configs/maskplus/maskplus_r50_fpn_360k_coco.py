@@ -4,17 +4,15 @@
 # (Table 2), improved boundary refinement (Table 3), 0.5x quasi-multitask
 # learning (Table 4; better than 2x, the two were not combined in the paper)
 # and biased training, alpha 1.5 for the first half (Tables 5-6).
-_base_ = './mask-rcnn_r50_fpn_360k_coco.py'
+_base_ = [
+    './mask-rcnn_r50_fpn_360k_coco.py',
+    '../_base_/models/maskplus-head_r50_fpn.py'
+]
 
 model = dict(
     roi_head=dict(
         type='MaskPlusRoIHead',
-        mask_head=dict(
-            type='MaskPlusMaskHead',
-            context_cfg=dict(channels=(720, 512, 512, 256)),
-            dpm_cfg=dict(type='DeconvPyramidModule', num_levels=2),
-            boundary_refine_cfg=dict(type='DenseBoundaryRefinement'),
-            qmt_scales=(0.5, ))))
+        mask_head=_base_.maskplus_mask_head))
 
 custom_hooks = [
     # alpha 1.5 for the first half of training (end=None: half of max_iters)

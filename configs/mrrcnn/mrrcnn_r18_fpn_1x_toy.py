@@ -8,6 +8,10 @@ custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 model = dict(
     roi_head=dict(
         type='MaskRefiningRoIHead',
+        # The vanilla mask head: Mask R-CNN's FCN head (same layers and
+        # weights) as an HTCMaskHead without conv_res, which returns its 4th
+        # conv output (the source of F^-) with the logits.
+        mask_head=dict(type='HTCMaskHead', with_conv_res=False),
         refine_bbox_roi_extractor=dict(
             type='ShapeAwareRoIExtractor',
             roi_layer=dict(type='SaRoIAlign', output_size=7, sampling_ratio=0),

@@ -19,6 +19,10 @@ load_from = 'checkpoints/mask-rcnn_r50_fpn_1x_coco.pth'
 model = dict(
     roi_head=dict(
         type='MaskRefiningRoIHead',
+        # The vanilla mask head: Mask R-CNN's FCN head (same layers and
+        # weights) as an HTCMaskHead without conv_res, which returns its 4th
+        # conv output (the source of F^-) with the logits.
+        mask_head=dict(type='HTCMaskHead', with_conv_res=False),
         # rBoxHead pools SaRoIAlign(B, P, F): B = vanilla-regressed boxes,
         # P = vanilla mask probabilities of B's guide class.
         refine_bbox_roi_extractor=dict(

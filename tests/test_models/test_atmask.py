@@ -383,26 +383,41 @@ def test_losses_match_eq_4_5(target):
             F.binary_cross_entropy(thr, t_target)[None])
 
 
-def test_losses_without_threshold_branch_and_empty():
-    head = build_head(
+def test_without_threshold_branch_trains_like_fcn_mask_head():
+    """With the branch off the head is FCNMaskHead in training too: same
+    loss keys and values and the same gradients on the same weights and
+    inputs (no loss_binary on k (P - 0.5))."""
+    fcn, atm = _fcn_and_atmask_pair(
         with_threshold_branch=False,
         with_p2t_fusion=False,
         with_t2p_fusion=False,
         k=1.0)
+    fcn.train()
+    atm.train()
     sampling_results, gts = _sampling_results()
     cfg = ConfigDict(mask_size=28)
-    mask_preds = torch.randn(2, 3, 28, 28)
-    losses = head.loss_and_target(mask_preds, sampling_results, gts,
-                                  cfg)['loss_mask']
-    assert set(losses) == {'loss_mask', 'loss_binary'}
-    y = mask_target([r.pos_priors for r in sampling_results],
-                    [r.pos_assigned_gt_inds for r in sampling_results],
-                    [g.masks for g in gts], cfg)
-    binary = torch.sigmoid(mask_preds[:, 2].sigmoid() - 0.5)
-    torch.testing.assert_close(losses['loss_binary'],
-                               2.0 * F.binary_cross_entropy(binary, y)[None])
+    x = torch.randn(2, 8, 14, 14)
+    fcn_out = fcn.loss_and_target(fcn(x), sampling_results, gts, cfg)
+    atm_preds, atm_thr = atm(x)
+    assert atm_thr is None
+    atm_out = atm.loss_and_target(atm_preds, sampling_results, gts, cfg)
+    assert set(atm_out['loss_mask']) == set(fcn_out['loss_mask']) == {
+        'loss_mask'
+    }
+    assert torch.equal(atm_out['loss_mask']['loss_mask'],
+                       fcn_out['loss_mask']['loss_mask'])
+    assert torch.equal(atm_out['mask_targets'], fcn_out['mask_targets'])
+    fcn_out['loss_mask']['loss_mask'].sum().backward()
+    atm_out['loss_mask']['loss_mask'].sum().backward()
+    fcn_grads = dict(fcn.named_parameters())
+    for name, param in atm.named_parameters():
+        assert torch.equal(param.grad, fcn_grads[name].grad), name
 
+
+def test_losses_empty():
     # no positives: zero losses that still backpropagate
+    gts = _sampling_results()[1]
+    cfg = ConfigDict(mask_size=28)
     head = build_head()
     empty = SimpleNamespace(
         pos_priors=torch.zeros(0, 4),
@@ -504,7 +519,7 @@ def test_roi_head_config_errors():
         with_t2p_fusion=False)
     head = MODELS.build(off)
     assert not head.with_threshold_branch
-    assert not hasattr(head, 'threshold_roi_extractor')
+    assert getattr(head, 'threshold_roi_extractor', None) is None
 
 
 def test_toy_model_gradients_reach_both_branches_and_predict():

@@ -68,7 +68,7 @@ def build_head(detach_mask_guide=False,
         bbox_roi_extractor=_extractor_cfg(7),
         bbox_head=_bbox_head_cfg(),
         mask_roi_extractor=_extractor_cfg(14),
-        mask_head=_mask_head_cfg(),
+        mask_head=_mask_head_cfg('HTCMaskHead', with_conv_res=False),
         refine_bbox_roi_extractor=refine_bbox_roi_extractor
         or _extractor_cfg(7, 'SaRoIAlign', 'ShapeAwareRoIExtractor'),
         refine_bbox_head=refine_bbox_head or _bbox_head_cfg(),
@@ -224,12 +224,39 @@ def test_negative_alpha_is_rejected():
         _predict(_rigged_head(alpha=-1.))
 
 
-def test_vanilla_mask_forward_matches_mask_head():
+def test_vanilla_mask_forward_is_fcn_mask_head_with_its_last_conv():
+    """The vanilla head (HTCMaskHead without conv_res) through the
+    protocol: FCNMaskHead's logits with the same weights, and its 4th conv
+    output as the reused feature."""
     head = build_head()
-    x = torch.rand(3, CHANNELS, 14, 14)
-    logits, last_feat = head._vanilla_mask_forward(x)
-    torch.testing.assert_close(logits, head.mask_head(x))
-    assert last_feat.shape == (3, CHANNELS, 14, 14)
+    fcn = MODELS.build(_mask_head_cfg())
+    fcn.load_state_dict(head.mask_head.state_dict())
+    rois = torch.cat([torch.zeros(3, 1), PROPOSALS], dim=1)
+    feats = _feats()
+    logits, last_feat = head._vanilla_mask_forward(feats, rois)
+    mask_feats = head.mask_roi_extractor(feats, rois)
+    assert torch.equal(logits, fcn(mask_feats))
+    x = mask_feats
+    for conv in fcn.convs:
+        x = conv(x)
+    assert torch.equal(last_feat, x)
+
+
+@pytest.mark.parametrize('key', ['mask_head', 'refine_mask_head'])
+def test_head_without_the_protocol_is_rejected_at_build(key):
+    cfg = dict(
+        type='MaskRefiningRoIHead',
+        bbox_roi_extractor=_extractor_cfg(7),
+        bbox_head=_bbox_head_cfg(),
+        mask_roi_extractor=_extractor_cfg(14),
+        mask_head=_mask_head_cfg('HTCMaskHead', with_conv_res=False),
+        refine_bbox_roi_extractor=_extractor_cfg(7, 'SaRoIAlign',
+                                                 'ShapeAwareRoIExtractor'),
+        refine_bbox_head=_bbox_head_cfg(),
+        refine_mask_head=_mask_head_cfg('HTCMaskHead', with_conv_res=True))
+    cfg[key] = _mask_head_cfg('FCNMaskHead')
+    with pytest.raises(TypeError, match=rf'roi_head\.{key}: .*FCNMaskHead'):
+        MODELS.build(cfg)
 
 
 # ---------------------------------------------------------------------------
@@ -415,18 +442,72 @@ def test_sampled_guide_labels_with_gt_added_as_proposals():
     gt = samples[0].gt_instances
     proposals = InstanceData(
         priors=rpn_results[0].bboxes,
-        guide_labels=torch.arange(len(rpn_results[0])) % NUM_CLASSES)
+        fg_argmax=torch.arange(len(rpn_results[0])) % NUM_CLASSES)
     assign = head.refine_assigner.assign(proposals, gt)
     res = head.refine_sampler.sample(assign, proposals, gt)
     labels = head._sampled_guide_labels(res, proposals, gt)
-    all_labels = torch.cat([gt.labels, proposals.guide_labels])
-    expected = all_labels[torch.cat([res.pos_inds, res.neg_inds])]
+    # positives: their refining-stage label; negatives: the argmax class
+    all_argmax = torch.cat([gt.labels, proposals.fg_argmax])
+    expected = torch.cat([res.pos_gt_labels, all_argmax[res.neg_inds]])
     assert torch.equal(labels, expected)
     # sampled gts are guided by their own label
     num_pos_gt = int(res.pos_is_gt.sum())
     assert num_pos_gt > 0
     assert torch.equal(labels[:len(res.pos_inds)][res.pos_is_gt.bool()],
                        res.pos_gt_labels[res.pos_is_gt.bool()])
+
+
+def test_box_moved_onto_another_object_is_guided_by_its_class():
+    """Two overlapping objects of different classes. A vanilla RoI on
+    object A (class 0) whose vanilla regression moves it onto object B
+    (class 2) is re-assigned to B in the refining stage, so the guide mask of
+    the refining box head is B's class channel, not its vanilla label. A
+    vanilla RoI on object D (class 0) that the regression moves off D
+    becomes background in the refining stage and is guided by the vanilla
+    argmax class (1), as at inference, not by its vanilla label."""
+    head = build_head()
+    head.train()
+    box_a = torch.tensor([[8., 8., 40., 40.]])
+    box_b = torch.tensor([[20., 8., 52., 40.]])  # IoU(A, B) = 0.45
+    box_d = torch.tensor([[16., 44., 40., 60.]])
+    masks = np.zeros((3, IMG_SIZE, IMG_SIZE), dtype=np.uint8)
+    masks[0, 8:40, 8:40] = 1
+    masks[1, 8:40, 20:52] = 1
+    masks[2, 44:60, 16:40] = 1
+    sample = DetDataSample(metainfo=_metas(1)[0])
+    sample.gt_instances = InstanceData(
+        bboxes=torch.cat([box_a, box_b, box_d]),
+        labels=torch.tensor([0, 2, 0]),
+        masks=BitmapMasks(masks, IMG_SIZE, IMG_SIZE))
+    # the vanilla box head: every RoI is class 1 by its scores, and class 0's
+    # deltas shift a box right by 12/32 of its width (onto B)
+    _set_linear(head.bbox_head.fc_cls, [0., 5., 0., 0.])
+    reg = torch.zeros(4 * NUM_CLASSES)
+    reg[0] = 12. / 32. / 0.1  # dx / target std
+    _set_linear(head.bbox_head.fc_reg, reg)
+    # only A's and D's boxes are proposed (the vanilla sampler adds the
+    # gts, which the refining stage drops); they are vanilla positives of
+    # class 0
+    rpn_results = [InstanceData(bboxes=torch.cat([box_a, box_d]))]
+    captured = {}
+    forward = head._refine_bbox_forward
+
+    def spy(x, rois, guide_labels):
+        captured.update(rois=rois, guide_labels=guide_labels)
+        return forward(x, rois, guide_labels)
+
+    head._refine_bbox_forward = spy
+    head.loss(_feats(), rpn_results, [sample])
+    rois, labels = captured['rois'], captured['guide_labels']
+    # A's proposal became B: vanilla label 0, refining label 2
+    moved = (rois[:, 1:] - box_b).abs().sum(1) < 1e-3
+    assert moved.sum() == 1
+    assert labels[moved].tolist() == [2]
+    # D's proposal moved by 9 px: IoU 15/33 < 0.5 with D, background
+    moved_off = (rois[:, 1:] - (box_d + torch.tensor([9., 0., 9., 0.]))).abs(
+    ).sum(1) < 1e-3
+    assert moved_off.sum() == 1
+    assert labels[moved_off].tolist() == [1]
 
 
 # ---------------------------------------------------------------------------

@@ -84,12 +84,13 @@ from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.models.utils import empty_instances
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, InstanceList
+from .feature_reuse import FeatureReuseMaskHeadMixin
 
 THRESHOLD_TARGETS = ('inverse_mask', 'boundary', 'none')
 
 
 @MODELS.register_module()
-class AdaptiveThresholdMaskHead(FCNMaskHead):
+class AdaptiveThresholdMaskHead(FeatureReuseMaskHeadMixin, FCNMaskHead):
     """FCN mask head with an adaptive threshold branch (ATMask R-CNN).
 
     The probability branch is ``FCNMaskHead`` unchanged (``num_convs`` convs
@@ -116,7 +117,10 @@ class AdaptiveThresholdMaskHead(FCNMaskHead):
         with_threshold_branch (bool): If False the head has no threshold
             branch and uses the constant ``constant_threshold`` as ``T``: it
             then predicts exactly what ``FCNMaskHead`` predicts with
-            ``mask_thr_binary=constant_threshold``. Defaults to True.
+            ``mask_thr_binary=constant_threshold`` and trains exactly like
+            it (``loss_mask`` only: no ``loss_binary`` on
+            ``k (P - constant_threshold)``, whose gradient would change
+            ``P``). Defaults to True.
         constant_threshold (float): ``T`` when the branch is off.
             Defaults to 0.5.
         with_p2t_fusion (bool): Probability-to-threshold fusion.
@@ -140,7 +144,12 @@ class AdaptiveThresholdMaskHead(FCNMaskHead):
             ``CrossEntropyLoss(use_mask=True, loss_weight=1.0)``.
         loss_binary (dict): BCE on ``B`` (Eq. 4); its ``loss_weight`` is the
             paper's lambda (Eq. 5). Defaults to
-            ``CrossEntropyLoss(use_mask=True, loss_weight=2.0)``.
+            ``CrossEntropyLoss(use_mask=True, loss_weight=2.0)``. Unused
+            without the threshold branch.
+        with_conv_res (bool): Add an earlier stage's reused feature
+            (``res_feat``, HTC's mask information flow, e.g. ``F^-`` in MR
+            R-CNN's refining stage) to ``R_p`` through a 1x1 conv, as
+            ``HTCMaskHead``. Defaults to False.
         **kwargs: ``FCNMaskHead`` arguments (``num_convs``, ``roi_feat_size``,
             ``in_channels``, ``conv_out_channels``, ``num_classes``,
             ``class_agnostic``, ``upsample_cfg``, ``conv_cfg``, ``norm_cfg``,
@@ -165,8 +174,10 @@ class AdaptiveThresholdMaskHead(FCNMaskHead):
                      type='CrossEntropyLoss', use_mask=True, loss_weight=1.0),
                  loss_binary: ConfigType = dict(
                      type='CrossEntropyLoss', use_mask=True, loss_weight=2.0),
+                 with_conv_res: bool = False,
                  **kwargs) -> None:
         super().__init__(**kwargs)
+        self._init_conv_res(with_conv_res)
         if threshold_target not in THRESHOLD_TARGETS:
             raise ValueError(
                 f'mask_head.threshold_target must be one of '
@@ -186,9 +197,9 @@ class AdaptiveThresholdMaskHead(FCNMaskHead):
         self.boundary_width = int(boundary_width)
         self.boundary_target_range = tuple(float(v)
                                            for v in boundary_target_range)
-        self.loss_binary = MODELS.build(loss_binary)
         if not with_threshold_branch:
             return
+        self.loss_binary = MODELS.build(loss_binary)
 
         if threshold_roi_feat_size % self.roi_feat_size[0] != 0:
             raise ValueError(
@@ -330,10 +341,37 @@ class AdaptiveThresholdMaskHead(FCNMaskHead):
             return list(feats)
         return [self.threshold_reduce(f) for f in feats]
 
+    @property
+    def extra_mask_inputs(self) -> Tuple[str, ...]:
+        """tuple[str]: ``('threshold_x', )`` with the threshold branch."""
+        return ('threshold_x', ) if self.with_threshold_branch else ()
+
+    def mask_outputs(self, outputs: Tuple[Tensor, Optional[Tensor]]) -> dict:
+        """``forward``'s pair as ``mask_preds`` and ``threshold_preds``."""
+        mask_preds, threshold_preds = outputs
+        return dict(mask_preds=mask_preds, threshold_preds=threshold_preds)
+
+    def soft_masks(self, outputs: Tuple[Tensor, Optional[Tensor]]) -> Tensor:
+        """``B = sigmoid(k (P - T))``, the soft map the head binarises at
+        0.5 (``P >= T``); without the threshold branch ``sigmoid(P)``, as
+        ``FCNMaskHead`` (same 0.5 decision).
+
+        Args:
+            outputs (tuple[Tensor, Tensor | None]): :meth:`forward`'s pair.
+
+        Returns:
+            Tensor: (n, c, h, w) in [0, 1].
+        """
+        mask_preds, threshold_preds = outputs
+        if threshold_preds is None:
+            return mask_preds.sigmoid()
+        return self.binary_logits(mask_preds, threshold_preds).sigmoid()
+
     def forward(self,
                 x: Tensor,
-                threshold_x: Optional[Tensor] = None
-                ) -> Tuple[Tensor, Optional[Tensor]]:
+                threshold_x: Optional[Tensor] = None,
+                res_feat: Optional[Tensor] = None,
+                return_feat: bool = False):
         """Forward both branches.
 
         Args:
@@ -343,34 +381,42 @@ class AdaptiveThresholdMaskHead(FCNMaskHead):
                 shape (n, C_t, S, S), C_t = ``threshold_roi_channels``,
                 S = ``threshold_roi_feat_size``. Required when the threshold
                 branch is on, ignored otherwise.
+            res_feat (Tensor, optional): An earlier stage's reused feature
+                (n, conv_out_channels, s, s), added to ``R_p`` through
+                ``conv_res`` (needs ``with_conv_res=True``).
+            return_feat (bool): Also return the reused feature: the
+                probability features the logits are upsampled from (after
+                T2P fusion), (n, conv_out_channels, s, s).
 
         Returns:
             tuple[Tensor, Tensor | None]: Probability logits and threshold
             logits, each of shape (n, num_classes or 1, 2s, 2s); the
-            threshold logits are None when the branch is off.
+            threshold logits are None when the branch is off. With
+            ``return_feat``: ``((mask logits, threshold logits), feat)``.
         """
+        x = self._add_res_feat(x, res_feat)
         for conv in self.convs:
             x = conv(x)
-        if not self.with_threshold_branch:
-            return self._upsample_and_predict(x, self.upsample,
-                                              self.conv_logits), None
-        if threshold_x is None:
-            raise ValueError(
-                'AdaptiveThresholdMaskHead.forward needs the threshold RoI '
-                'features (threshold_x) when with_threshold_branch=True')
-
-        t = threshold_x
-        for conv in self.threshold_convs:
-            t = conv(t)
-        if self.p2t_fusion is not None:
-            t = self.p2t_fusion(torch.cat([x, t], dim=1))
-        if self.t2p_fusion is not None:
-            x = self.t2p_fusion(torch.cat([x, t], dim=1))
+        threshold_preds = None
+        if self.with_threshold_branch:
+            if threshold_x is None:
+                raise ValueError(
+                    'AdaptiveThresholdMaskHead.forward needs the threshold '
+                    'RoI features (threshold_x) when '
+                    'with_threshold_branch=True')
+            t = threshold_x
+            for conv in self.threshold_convs:
+                t = conv(t)
+            if self.p2t_fusion is not None:
+                t = self.p2t_fusion(torch.cat([x, t], dim=1))
+            if self.t2p_fusion is not None:
+                x = self.t2p_fusion(torch.cat([x, t], dim=1))
+            threshold_preds = self._upsample_and_predict(
+                t, self.threshold_upsample, self.threshold_logits)
         mask_preds = self._upsample_and_predict(x, self.upsample,
                                                 self.conv_logits)
-        threshold_preds = self._upsample_and_predict(t,
-                                                     self.threshold_upsample,
-                                                     self.threshold_logits)
+        if return_feat:
+            return (mask_preds, threshold_preds), x
         return mask_preds, threshold_preds
 
     def threshold_map(self, mask_preds: Tensor,
@@ -446,8 +492,8 @@ class AdaptiveThresholdMaskHead(FCNMaskHead):
                 (num_pos, c, h, w); None when the branch is off.
 
         Returns:
-            dict: ``loss_mask`` (dict with ``loss_mask``, ``loss_binary`` and,
-            unless the target is ``'none'`` or the branch is off,
+            dict: ``loss_mask`` (dict with ``loss_mask``; with the threshold
+            branch also ``loss_binary`` and, unless the target is ``'none'``,
             ``loss_threshold``) and ``mask_targets`` (num_pos, h, w).
         """
         if self.with_threshold_branch and threshold_preds is None:
@@ -458,6 +504,10 @@ class AdaptiveThresholdMaskHead(FCNMaskHead):
             sampling_results=sampling_results,
             batch_gt_instances=batch_gt_instances,
             rcnn_train_cfg=rcnn_train_cfg)
+        if not self.with_threshold_branch:
+            # FCNMaskHead's training: a loss on k (P - constant) would push
+            # P away from the constant and change what P learns.
+            return results
         losses = results['loss_mask']
         mask_targets = results['mask_targets']
         with_threshold_loss = (

@@ -64,13 +64,14 @@ from mmdet.registry import MODELS
 from mmdet.structures.mask import mask_target
 from mmdet.utils import InstanceList, OptConfigType
 
+from .feature_reuse import FeatureReuseMaskHeadMixin
 from .maskplus_blocks import ContextFusionBranch
 
 MaskPreds = Union[Tensor, Tuple[Tensor, ...]]
 
 
 @MODELS.register_module()
-class MaskPlusMaskHead(FCNMaskHead):
+class MaskPlusMaskHead(FeatureReuseMaskHeadMixin, FCNMaskHead):
     """FCN mask head with MaskPlus' contextual fusion, deconvolutional pyramid
     module, boundary refinement and quasi-multitask branches.
 
@@ -97,6 +98,11 @@ class MaskPlusMaskHead(FCNMaskHead):
             ``2`` = 56x56 for a 28x28 head). Empty disables QMT.
         loss_qmt_weight (float): Weight of each QMT loss relative to
             ``loss_mask``. Defaults to 1.0.
+        with_conv_res (bool): Add an earlier stage's reused feature
+            (``res_feat``, e.g. ``F^-`` in MR R-CNN's refining stage) to the
+            RoI features through a 1x1 conv, as ``HTCMaskHead``; added
+            together with the context, before the QMT branches. Defaults to
+            False.
         **kwargs: Arguments of :class:`FCNMaskHead`.
     """
 
@@ -106,8 +112,10 @@ class MaskPlusMaskHead(FCNMaskHead):
                  boundary_refine_cfg: OptConfigType = None,
                  qmt_scales: Sequence[float] = (),
                  loss_qmt_weight: float = 1.0,
+                 with_conv_res: bool = False,
                  **kwargs) -> None:
         super().__init__(**kwargs)
+        self._init_conv_res(with_conv_res)
         feat_channels = (
             self.conv_out_channels if self.num_convs > 0 else self.in_channels)
         num_mask_channels = 1 if self.class_agnostic else self.num_classes
@@ -225,9 +233,22 @@ class MaskPlusMaskHead(FCNMaskHead):
                                'context_cfg to be set')
         return self.context_branch(full_image_feats)
 
+    @property
+    def extra_mask_inputs(self) -> Tuple[str, ...]:
+        """tuple[str]: ``('context', )`` with contextual fusion."""
+        return ('context', ) if self.with_context else ()
+
+    def soft_masks(self, outputs: MaskPreds) -> Tensor:
+        """Sigmoid of the main logits (the QMT outputs are training-only)."""
+        if isinstance(outputs, (tuple, list)):
+            outputs = outputs[0]
+        return outputs.sigmoid()
+
     def forward(self,
                 x: Tensor,
-                context: Optional[Tensor] = None) -> MaskPreds:
+                context: Optional[Tensor] = None,
+                res_feat: Optional[Tensor] = None,
+                return_feat: bool = False):
         """Forward RoI features.
 
         Args:
@@ -252,11 +273,13 @@ class MaskPlusMaskHead(FCNMaskHead):
         elif context is not None:
             raise ValueError('MaskPlusMaskHead got a context but context_cfg '
                              'is None')
+        x = self._add_res_feat(x, res_feat)
         qmt_inputs = x
         for conv in self.convs:
             x = conv(x)
         if self.with_dpm:
             x = self.dpm(x)
+        feat = x
         if self.upsample is not None:
             x = self.upsample(x)
             if self.upsample_method == 'deconv':
@@ -265,8 +288,10 @@ class MaskPlusMaskHead(FCNMaskHead):
         if self.with_boundary_refine:
             mask_preds = self.boundary_refine(mask_preds)
         if self.training and self.with_qmt:
-            return (mask_preds, ) + tuple(
+            mask_preds = (mask_preds, ) + tuple(
                 branch(qmt_inputs) for branch in self.qmt_branches)
+        if return_feat:
+            return mask_preds, feat
         return mask_preds
 
     def loss_and_target(self, mask_preds: MaskPreds,

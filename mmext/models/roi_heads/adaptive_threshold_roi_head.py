@@ -27,12 +27,11 @@ from mmdet.models.utils import empty_instances
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList, OptConfigType
-
-THRESHOLD_ROI_SOURCES = ('P2', 'all')
+from .mask_head_inputs import ThresholdFeaturesMixin
 
 
 @MODELS.register_module()
-class AdaptiveThresholdRoIHead(StandardRoIHead):
+class AdaptiveThresholdRoIHead(ThresholdFeaturesMixin, StandardRoIHead):
     """``StandardRoIHead`` with the threshold RoI features of ATMask R-CNN.
 
     Its ``mask_head`` is an ``AdaptiveThresholdMaskHead``. Training logs the
@@ -54,50 +53,15 @@ class AdaptiveThresholdRoIHead(StandardRoIHead):
                  threshold_roi_source: str = 'P2',
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        if threshold_roi_source not in THRESHOLD_ROI_SOURCES:
-            raise ValueError(
-                f'roi_head.threshold_roi_source must be one of '
-                f'{THRESHOLD_ROI_SOURCES}, got {threshold_roi_source!r}')
-        self.threshold_roi_source = threshold_roi_source
-        if self.with_threshold_branch:
-            if threshold_roi_extractor is None:
-                raise ValueError(
-                    'roi_head.threshold_roi_extractor is required: '
-                    'mask_head.with_threshold_branch is True')
-            self.threshold_roi_extractor = MODELS.build(
-                threshold_roi_extractor)
-            expected = self.mask_head.threshold_roi_channels
-            got = self.threshold_roi_extractor.out_channels
-            if got != expected:
-                raise ValueError(
-                    f'roi_head.threshold_roi_extractor.out_channels ({got}) '
-                    f'must equal the channels the mask head reads '
-                    f'({expected} = mask_head.threshold_channels if smaller '
-                    f'than threshold_in_channels, else threshold_in_channels)')
+        self._init_threshold_roi_extractor(
+            threshold_roi_extractor, threshold_roi_source,
+            [('roi_head.mask_head', self.mask_head)] if self.with_mask else [])
 
     @property
     def with_threshold_branch(self) -> bool:
         """bool: whether the mask head predicts a threshold map."""
         return self.with_mask and getattr(self.mask_head,
                                           'with_threshold_branch', False)
-
-    def _threshold_roi_forward(self, x: Tuple[Tensor],
-                               rois: Tensor) -> Tensor:
-        """Threshold RoI features ``R_t``.
-
-        Args:
-            x (tuple[Tensor]): Multi-level features, finest first.
-            rois (Tensor): RoIs (n, 5), ``[batch_ind, x1, y1, x2, y2]``.
-
-        Returns:
-            Tensor: (n, C, S, S) features, S the extractor's output size.
-        """
-        if self.threshold_roi_source == 'P2':
-            feats = x[:1]
-        else:
-            feats = x[:self.threshold_roi_extractor.num_inputs]
-        feats = self.mask_head.reduce_threshold_features(feats)
-        return self.threshold_roi_extractor(tuple(feats), rois)
 
     def _mask_forward(self,
                       x: Tuple[Tensor],

@@ -17,14 +17,31 @@ refining module:
 Choices where the paper is silent (a reader may want them otherwise, so
 most are options):
 
-* **Guide label.** The mask channel that guides a RoI is its "guide label":
-  in training the vanilla assigned label for foreground RoIs and, for
-  background RoIs, the pseudo label = argmax over the foreground logits of
-  the vanilla box head (:meth:`pseudo_labels`); the same label selects the
-  class-specific vanilla regression that turns the RoI into ``B`` (as
-  mmdet's ``BBoxHead.refine_bboxes`` does in Cascade R-CNN). At inference
-  no labels exist, so every proposal is guided by its argmax foreground
-  class.
+* **Guide label.** The mask channel that guides a RoI of the refining
+  stage is its "guide label": in training, the label the box ``B`` gets when
+  it is re-assigned to the ground truth in the refining stage (so a box that
+  the vanilla regression moved onto another object is guided by that
+  object's class), and, for the refining stage's background RoIs, the pseudo
+  label = argmax over the foreground logits of the vanilla box head
+  (:meth:`pseudo_labels`), as at inference. At inference no labels exist,
+  so every proposal is guided by its argmax foreground class. The vanilla
+  regression that turns a RoI into ``B`` uses the RoI's vanilla label
+  (assigned, or the pseudo label for background RoIs), as mmdet's
+  ``BBoxHead.refine_bboxes`` does in Cascade R-CNN.
+* **Any protocol mask head.** The vanilla and the refining mask head are
+  used only through the mask-head protocol of
+  :mod:`mmext.models.mask_heads.feature_reuse`: ``P`` is the head's
+  ``soft_masks`` (sigmoid of the logits; ATMask's ``B = sigmoid(k(P-T))``),
+  ``F^-``'s source is the feature the head returns with ``return_feat``
+  (the 4th conv output for ``HTCMaskHead``; after T2P fusion for ATMask,
+  after the DPM for MaskPlus), and the losses and masks come from the heads'
+  own ``loss_and_target`` / ``predict_by_feat``. Their extra inputs
+  (ATMask's threshold RoI features from ``threshold_roi_extractor``,
+  MaskPlus' full-image context) are prepared by :class:`MaskHeadInputsMixin`.
+  The plain vanilla head is an ``HTCMaskHead`` with ``with_conv_res=False``
+  (``FCNMaskHead`` plus ``return_feat``, same weights); a head that cannot
+  return its feature (e.g. ``FCNMaskHead``) is rejected when the model is
+  built.
 * **Refinement is per proposal, cascade style.** At inference every
   proposal goes through both stages (vanilla box head -> ``B`` -> vanilla
   mask head -> rBoxHead); the fused score vector
@@ -66,6 +83,7 @@ most are options):
   ``refine_bbox_head=dict(with_reg=False)`` (``B^r = B``) or
   ``dict(with_cls=False)`` (``S = S^b``).
 """
+import contextlib
 import copy
 from typing import List, Optional, Tuple
 
@@ -77,20 +95,22 @@ from torch import Tensor
 
 from mmdet.models.layers import multiclass_nms
 from mmdet.models.roi_heads import StandardRoIHead
-from mmdet.models.roi_heads.mask_heads import FCNMaskHead, HTCMaskHead
 from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.models.utils import empty_instances, unpack_gt_instances
 from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi, get_box_tensor
-from mmdet.structures.mask import mask_target
 from mmdet.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig
+from ..mask_heads.feature_reuse import (check_feature_reuse_head,
+                                        mask_forward_with_feat, mask_outputs,
+                                        soft_masks)
 from ..roi_extractors import ShapeAwareRoIExtractor
+from .mask_head_inputs import MaskHeadInputsMixin
 from .state_dict_init import copy_missing_prefixes
 
 
 @MODELS.register_module()
-class MaskRefiningRoIHead(StandardRoIHead):
+class MaskRefiningRoIHead(MaskHeadInputsMixin, StandardRoIHead):
     """Mask R-CNN RoI head with MR R-CNN's refining module.
 
     The vanilla part (``bbox_roi_extractor``, ``bbox_head``,
@@ -106,9 +126,10 @@ class MaskRefiningRoIHead(StandardRoIHead):
         refine_bbox_head (dict): Refining box head (e.g.
             ``Shared2FCBBoxHead``); ``with_cls``/``with_reg`` select the
             classification-only / regression-only ablations.
-        refine_mask_head (dict): Refining mask head. An ``HTCMaskHead`` with
-            ``with_conv_res=True`` adds ``F^-``; any other ``FCNMaskHead``
-            ignores it.
+        refine_mask_head (dict): Refining mask head, a protocol head
+            (``HTCMaskHead``, ``AdaptiveThresholdMaskHead``,
+            ``MaskPlusMaskHead``). With ``with_conv_res=True`` it adds
+            ``F^-``; without, it ignores it.
         refine_mask_roi_extractor (dict, optional): RoI extractor of the
             refining mask head. Defaults to None: share the vanilla
             ``mask_roi_extractor`` (RoIAlign has no weights).
@@ -118,6 +139,14 @@ class MaskRefiningRoIHead(StandardRoIHead):
         init_refine_from_vanilla (bool): Copy vanilla head weights into the
             refining heads when a loaded state dict has none for them.
             Defaults to True.
+        threshold_roi_extractor (dict, optional): Extractor of the threshold
+            RoI features of ATMask mask heads (vanilla and/or refining);
+            required iff one has its threshold branch on.
+        threshold_roi_source (str): ``'P2'`` or ``'all'``, see
+            :class:`AdaptiveThresholdRoIHead`. Defaults to ``'P2'``.
+        mask_head (dict): The vanilla mask head, a protocol head:
+            ``HTCMaskHead`` with ``with_conv_res=False`` (Mask R-CNN's),
+            ``AdaptiveThresholdMaskHead`` or ``MaskPlusMaskHead``.
         train_cfg (dict, optional): The vanilla rcnn train cfg, optionally
             with a ``refine`` dict that overrides its keys (``assigner``,
             ``sampler``, ``pos_weight``, ``mask_size``) for the refining
@@ -133,6 +162,8 @@ class MaskRefiningRoIHead(StandardRoIHead):
                  refine_mask_roi_extractor: OptConfigType = None,
                  detach_mask_guide: bool = False,
                  init_refine_from_vanilla: bool = True,
+                 threshold_roi_extractor: OptConfigType = None,
+                 threshold_roi_source: str = 'P2',
                  bbox_roi_extractor: OptMultiConfig = None,
                  bbox_head: OptMultiConfig = None,
                  mask_roi_extractor: OptMultiConfig = None,
@@ -159,11 +190,8 @@ class MaskRefiningRoIHead(StandardRoIHead):
             train_cfg=train_cfg,
             test_cfg=test_cfg,
             init_cfg=init_cfg)
-        if not isinstance(self.mask_head, FCNMaskHead):
-            raise TypeError(
-                'roi_head.mask_head of MaskRefiningRoIHead must be an '
-                'FCNMaskHead (its last conv output feeds the refining mask '
-                f'head), got {type(self.mask_head).__name__}')
+        check_feature_reuse_head(self.mask_head, 'roi_head.mask_head',
+                                 'MaskRefiningRoIHead')
         self.refine_bbox_roi_extractor = MODELS.build(
             refine_bbox_roi_extractor)
         self.refine_bbox_head = MODELS.build(refine_bbox_head)
@@ -173,6 +201,13 @@ class MaskRefiningRoIHead(StandardRoIHead):
         else:
             self.refine_mask_roi_extractor = self.mask_roi_extractor
         self.refine_mask_head = MODELS.build(refine_mask_head)
+        check_feature_reuse_head(self.refine_mask_head,
+                                 'roi_head.refine_mask_head',
+                                 'MaskRefiningRoIHead')
+        self._init_threshold_roi_extractor(
+            threshold_roi_extractor, threshold_roi_source,
+            [('roi_head.mask_head', self.mask_head),
+             ('roi_head.refine_mask_head', self.refine_mask_head)])
         if self.refine_bbox_head.num_classes != self.bbox_head.num_classes:
             raise ValueError(
                 'roi_head.refine_bbox_head.num_classes '
@@ -272,38 +307,84 @@ class MaskRefiningRoIHead(StandardRoIHead):
             return vanilla_scores
         return (vanilla_scores + alpha * refine_scores) / (1 + alpha)
 
-    def _vanilla_mask_forward(self,
-                              mask_feats: Tensor) -> Tuple[Tensor, Tensor]:
-        """Run the vanilla FCNMaskHead and keep its last conv output.
+    def _vanilla_mask_forward(self, x: Tuple[Tensor],
+                              rois: Tensor) -> Tuple[object, Tensor]:
+        """The vanilla mask head on ``rois`` through the mask-head protocol.
 
         Args:
-            mask_feats (Tensor): RoI features, (K, C, 14, 14).
+            x (tuple[Tensor]): Multi-level features.
+            rois (Tensor): RoIs (K, 5).
 
         Returns:
-            tuple[Tensor, Tensor]: Mask logits (K, num_classes, 28, 28) --
-            identical to ``mask_head(mask_feats)`` -- and the last conv
-            output (K, conv_out_channels, 14, 14), the source of ``F^-``.
+            tuple: The head's outputs (its ``forward``'s, e.g. the logits
+            (K, num_classes, 28, 28)) and the feature it returns for reuse
+            (K, C', 14, 14), the source of ``F^-``.
         """
-        head = self.mask_head
-        last_feat = mask_feats
-        for conv in head.convs:
-            last_feat = conv(last_feat)
-        x = last_feat
-        if head.upsample is not None:
-            x = head.upsample(x)
-            if head.upsample_method == 'deconv':
-                x = head.relu(x)
-        return head.conv_logits(x), last_feat
+        mask_feats = self.mask_roi_extractor(
+            x[:self.mask_roi_extractor.num_inputs], rois)
+        inputs = self._mask_head_inputs(self.mask_head, x, rois,
+                                        self.mask_roi_extractor)
+        return mask_forward_with_feat(self.mask_head, mask_feats, **inputs)
 
-    def _mask_guides(self, mask_logits: Tensor, labels: Tensor) -> Tensor:
-        """Sigmoid probabilities of each RoI's guide class, (K, Hp, Wp)."""
+    def _mask_forward(self,
+                      x: Tuple[Tensor],
+                      rois: Optional[Tensor] = None,
+                      pos_inds: Optional[Tensor] = None,
+                      bbox_feats: Optional[Tensor] = None) -> dict:
+        """Vanilla mask head forward (``StandardRoIHead`` signature).
+
+        The mask features are always pooled by ``mask_roi_extractor`` from
+        ``rois`` (``pos_inds``/``bbox_feats`` are not used: the protocol
+        heads may need the RoIs for their extra inputs).
+
+        Returns:
+            dict: ``mask_outputs`` (the head's outputs), the keyword
+            arguments of its ``loss_and_target`` (``mask_preds``, ...) and
+            ``mask_res_feats`` (the reused feature).
+        """
+        if rois is None:
+            raise ValueError('MaskRefiningRoIHead._mask_forward needs rois')
+        outputs, feat = self._vanilla_mask_forward(x, rois)
+        return dict(
+            mask_outputs=outputs,
+            mask_res_feats=feat,
+            **mask_outputs(self.mask_head, outputs))
+
+    def mask_loss(self, x: Tuple[Tensor],
+                  sampling_results: List[SamplingResult], bbox_feats: Tensor,
+                  batch_gt_instances: InstanceList) -> dict:
+        """Vanilla mask head losses on the positive RoIs (the head's own
+        ``loss_and_target``, e.g. ATMask's three terms).
+
+        Returns:
+            dict: :meth:`_mask_forward` outputs plus ``loss_mask`` (dict)
+            and ``mask_targets``.
+        """
+        pos_rois = bbox2roi([res.pos_priors for res in sampling_results])
+        mask_results = self._mask_forward(x, pos_rois)
+        loss_and_target = self.mask_head.loss_and_target(
+            sampling_results=sampling_results,
+            batch_gt_instances=batch_gt_instances,
+            rcnn_train_cfg=self.train_cfg,
+            **mask_outputs(self.mask_head, mask_results['mask_outputs']))
+        mask_results.update(
+            loss_mask=loss_and_target['loss_mask'],
+            mask_targets=loss_and_target['mask_targets'])
+        return mask_results
+
+    def _mask_guides(self, mask_outputs: object, labels: Tensor) -> Tensor:
+        """Soft masks of each RoI's guide class, (K, Hp, Wp).
+
+        Args:
+            mask_outputs: The vanilla mask head's outputs.
+            labels (Tensor): Guide labels (K, ).
+        """
+        probs = soft_masks(self.mask_head, mask_outputs)
         if self.mask_head.class_agnostic:
-            guides = mask_logits[:, 0]
+            guides = probs[:, 0]
         else:
-            guides = mask_logits[
-                torch.arange(mask_logits.size(0), device=mask_logits.device),
-                labels]
-        guides = guides.sigmoid()
+            guides = probs[torch.arange(probs.size(0), device=probs.device),
+                           labels]
         return guides.detach() if self.detach_mask_guide else guides
 
     def _refine_bbox_forward(self, x: Tuple[Tensor], rois: Tensor,
@@ -320,15 +401,13 @@ class MaskRefiningRoIHead(StandardRoIHead):
             dict: ``cls_score`` (K, num_classes+1) or None, ``bbox_pred`` or
             None, ``bbox_feats``, ``mask_guides`` (K, Hp, Wp) or None (plain
             RoIAlign) and ``mask_res_feats`` (K, C', 14, 14), the vanilla
-            mask head's last conv output for ``F^-``.
+            mask head's reused feature for ``F^-``.
         """
-        mask_feats = self.mask_roi_extractor(
-            x[:self.mask_roi_extractor.num_inputs], rois)
-        mask_logits, mask_res_feats = self._vanilla_mask_forward(mask_feats)
+        mask_outputs_, mask_res_feats = self._vanilla_mask_forward(x, rois)
         extractor = self.refine_bbox_roi_extractor
         feats = x[:extractor.num_inputs]
         if self.shape_aware:
-            mask_guides = self._mask_guides(mask_logits, guide_labels)
+            mask_guides = self._mask_guides(mask_outputs_, guide_labels)
             bbox_feats = extractor(feats, rois, mask_guides)
         else:
             mask_guides = None
@@ -342,28 +421,32 @@ class MaskRefiningRoIHead(StandardRoIHead):
             mask_res_feats=mask_res_feats)
 
     def _refine_mask_forward(self, x: Tuple[Tensor], rois: Tensor,
-                             res_feats: Tensor) -> Tensor:
+                             res_feats: Tensor) -> object:
         """Refining mask head on ``RoIAlign(B^r, F) + F^-``.
 
         Args:
             x (tuple[Tensor]): Multi-level features.
             rois (Tensor): The boxes ``B^r`` as RoIs, (K, 5).
-            res_feats (Tensor): Vanilla mask head last conv output of the
-                boxes ``B`` these RoIs were regressed from, (K, C', 14, 14).
+            res_feats (Tensor): The vanilla mask head's reused feature of
+                the boxes ``B`` these RoIs were regressed from,
+                (K, C', 14, 14); ignored by a head without ``conv_res``.
 
         Returns:
-            Tensor: Mask logits, (K, num_classes, 28, 28).
+            The refining mask head's outputs (e.g. mask logits
+            (K, num_classes, 28, 28); ATMask: logits and threshold logits).
         """
         mask_feats = self.refine_mask_roi_extractor(
             x[:self.refine_mask_roi_extractor.num_inputs], rois)
         head = self.refine_mask_head
-        if isinstance(head, HTCMaskHead):
-            return head(
-                mask_feats,
-                res_feats if head.with_conv_res else None,
-                return_logits=True,
-                return_feat=False)
-        return head(mask_feats)
+        inputs = self._mask_head_inputs(head, x, rois,
+                                        self.refine_mask_roi_extractor)
+        outputs, _ = mask_forward_with_feat(
+            head,
+            mask_feats,
+            res_feat=res_feats if getattr(head, 'with_conv_res',
+                                          False) else None,
+            **inputs)
+        return outputs
 
     def _regress(self, bbox_head, rois: Tensor, labels: Tensor,
                  bbox_pred: Optional[Tensor],
@@ -432,6 +515,15 @@ class MaskRefiningRoIHead(StandardRoIHead):
         assert len(rpn_results_list) == len(batch_data_samples)
         batch_gt_instances, batch_gt_instances_ignore, batch_img_metas = \
             unpack_gt_instances(batch_data_samples)
+        with self._record_img_shapes(batch_img_metas):
+            return self._loss(x, rpn_results_list, batch_gt_instances,
+                              batch_gt_instances_ignore, batch_img_metas)
+
+    def _loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
+              batch_gt_instances: InstanceList,
+              batch_gt_instances_ignore: InstanceList,
+              batch_img_metas: List[dict]) -> dict:
+        """Body of :meth:`loss` (with the image shapes recorded)."""
         for results in rpn_results_list:
             results.priors = results.pop('bboxes')
         sampling_results = self._assign_and_sample(
@@ -495,22 +587,27 @@ class MaskRefiningRoIHead(StandardRoIHead):
     def refine_proposals(self, sampling_results: List[SamplingResult],
                          bbox_results: dict,
                          batch_img_metas: List[dict]) -> InstanceList:
-        """The boxes ``B`` and guide labels of the sampled vanilla RoIs.
+        """The boxes ``B`` of the sampled vanilla RoIs.
 
-        Foreground RoIs keep their assigned label, background RoIs get the
-        pseudo label (:meth:`pseudo_labels`); each RoI is regressed with the
-        vanilla deltas of that class. RoIs that are ground-truth boxes added
-        by the sampler are dropped (as in Cascade R-CNN).
+        Each RoI is regressed with the vanilla deltas of its vanilla label:
+        the assigned label of foreground RoIs, the pseudo label
+        (:meth:`pseudo_labels`) of background RoIs. RoIs that are
+        ground-truth boxes added by the sampler are dropped (as in Cascade
+        R-CNN).
 
         Returns:
             list[:obj:`InstanceData`]: Per image ``priors`` (k, 4) and
-            ``guide_labels`` (k, ).
+            ``fg_argmax`` (k, ), the argmax foreground class of the vanilla
+            box head, which guides the RoIs that the refining stage's
+            assignment makes background.
         """
         rois = bbox_results['rois']
         labels = bbox_results['bbox_targets'][0]
-        guide_labels = self.pseudo_labels(bbox_results['cls_score'], labels,
-                                          self.bbox_head.num_classes)
-        regressed = self._regress(self.bbox_head, rois, guide_labels,
+        num_classes = self.bbox_head.num_classes
+        vanilla_labels = self.pseudo_labels(bbox_results['cls_score'], labels,
+                                            num_classes)
+        fg_argmax = bbox_results['cls_score'][:, :num_classes].argmax(dim=1)
+        regressed = self._regress(self.bbox_head, rois, vanilla_labels,
                                   bbox_results['bbox_pred'], batch_img_metas)
         proposals = []
         for i, res in enumerate(sampling_results):
@@ -520,8 +617,7 @@ class MaskRefiningRoIHead(StandardRoIHead):
             inds = inds[keep]
             proposals.append(
                 InstanceData(
-                    priors=regressed[inds, 1:],
-                    guide_labels=guide_labels[inds]))
+                    priors=regressed[inds, 1:], fg_argmax=fg_argmax[inds]))
         return proposals
 
     def _sampled_guide_labels(self, sampling_result: SamplingResult,
@@ -529,16 +625,25 @@ class MaskRefiningRoIHead(StandardRoIHead):
                               gt_instances: InstanceData) -> Tensor:
         """Guide labels of the sampled refining RoIs (pos first, then neg).
 
-        A sampler with ``add_gt_as_proposals`` puts the ground-truth boxes in
-        front of ``proposals`` (see ``BaseSampler.sample``); they are guided
-        by their own labels.
+        A positive is guided by the label of the ground truth the refining
+        stage assigned it to (a box ``B`` that moved onto another object
+        takes that object's class), a negative by the vanilla box head's
+        argmax foreground class, as every RoI at inference. A sampler with
+        ``add_gt_as_proposals`` puts the ground-truth boxes in front of
+        ``proposals`` (see ``BaseSampler.sample``); they are positives of
+        their own ground truth.
+
+        Returns:
+            Tensor: (num_pos + num_neg, ) labels in [0, num_classes).
         """
-        labels = proposals.guide_labels
+        fg_argmax = proposals.fg_argmax
         if getattr(self.refine_sampler, 'add_gt_as_proposals',
                    False) and len(gt_instances) > 0:
-            labels = torch.cat([gt_instances.labels, labels])
-        inds = torch.cat([sampling_result.pos_inds, sampling_result.neg_inds])
-        return labels[inds]
+            fg_argmax = torch.cat([gt_instances.labels, fg_argmax])
+        return torch.cat([
+            sampling_result.pos_gt_labels.to(fg_argmax.dtype),
+            fg_argmax[sampling_result.neg_inds]
+        ])
 
     def refine_bbox_loss(self, x: Tuple[Tensor],
                          sampling_results: List[SamplingResult],
@@ -570,7 +675,8 @@ class MaskRefiningRoIHead(StandardRoIHead):
         """Refining mask head loss on the refining-stage positives.
 
         Returns:
-            dict: ``loss_mask``.
+            dict: The refining mask head's loss terms (``loss_mask``; e.g.
+            ``loss_threshold`` and ``loss_binary`` for ATMask).
         """
         rois = refine_results['rois']
         pos_rows, start = [], 0
@@ -587,22 +693,21 @@ class MaskRefiningRoIHead(StandardRoIHead):
                 self.refine_bbox_head, rois[pos_rows], pos_labels,
                 None if bbox_pred is None else bbox_pred[pos_rows],
                 batch_img_metas)
-        mask_preds = self._refine_mask_forward(
+        outputs = self._refine_mask_forward(
             x, mask_rois, refine_results['mask_res_feats'][pos_rows])
-        if mask_preds.size(0) == 0:
-            return dict(loss_mask=mask_preds.sum())
-        mask_boxes = [
-            mask_rois[mask_rois[:, 0] == i, 1:]
-            for i in range(len(sampling_results))
-        ]
-        mask_targets = mask_target(
-            mask_boxes, [res.pos_assigned_gt_inds for res in sampling_results],
-            [gt.masks for gt in batch_gt_instances], self.refine_train_cfg)
-        if self.refine_mask_head.class_agnostic:
-            pos_labels = torch.zeros_like(pos_labels)
-        loss_mask = self.refine_mask_head.loss_mask(mask_preds, mask_targets,
-                                                    pos_labels)
-        return dict(loss_mask=loss_mask)
+        # the head's own loss_and_target, with the targets cropped to B^r
+        mask_sampling_results = []
+        for i, res in enumerate(sampling_results):
+            res = copy.copy(res)
+            res.pos_priors = mask_rois[mask_rois[:, 0] == i, 1:]
+            mask_sampling_results.append(res)
+        head = self.refine_mask_head
+        loss_and_target = head.loss_and_target(
+            sampling_results=mask_sampling_results,
+            batch_gt_instances=batch_gt_instances,
+            rcnn_train_cfg=self.refine_train_cfg,
+            **mask_outputs(head, outputs))
+        return loss_and_target['loss_mask']
 
     # ------------------------------------------------------------------
     # inference
@@ -745,15 +850,19 @@ class MaskRefiningRoIHead(StandardRoIHead):
                 task_type='mask',
                 instance_results=results_list,
                 mask_thr_binary=self.test_cfg.mask_thr_binary)
-        mask_preds = self._refine_mask_forward(x, mask_rois,
-                                               torch.cat(res_feats))
-        mask_preds = mask_preds.split([len(res) for res in results_list], 0)
+        outputs = self._refine_mask_forward(x, mask_rois, torch.cat(res_feats))
+        num_per_img = [len(res) for res in results_list]
+        preds = {
+            key: None if value is None else value.split(num_per_img, 0)
+            for key, value in mask_outputs(self.refine_mask_head,
+                                           outputs).items()
+        }
         return self.refine_mask_head.predict_by_feat(
-            mask_preds=mask_preds,
             results_list=results_list,
             batch_img_metas=batch_img_metas,
             rcnn_test_cfg=self.test_cfg,
-            rescale=rescale)
+            rescale=rescale,
+            **preds)
 
     def predict(self,
                 x: Tuple[Tensor],
@@ -776,15 +885,16 @@ class MaskRefiningRoIHead(StandardRoIHead):
         batch_img_metas = [
             data_samples.metainfo for data_samples in batch_data_samples
         ]
-        # The mask head rescales the boxes together with the masks.
-        results_list = self.predict_bbox(
-            x,
-            batch_img_metas,
-            rpn_results_list,
-            rcnn_test_cfg=self.test_cfg,
-            rescale=False)
-        return self.predict_mask(
-            x, batch_img_metas, results_list, rescale=rescale)
+        with self._record_img_shapes(batch_img_metas):
+            # The mask head rescales the boxes together with the masks.
+            results_list = self.predict_bbox(
+                x,
+                batch_img_metas,
+                rpn_results_list,
+                rcnn_test_cfg=self.test_cfg,
+                rescale=False)
+            return self.predict_mask(
+                x, batch_img_metas, results_list, rescale=rescale)
 
     def forward(self,
                 x: Tuple[Tensor],
@@ -795,14 +905,21 @@ class MaskRefiningRoIHead(StandardRoIHead):
         Returns:
             tuple: vanilla ``cls_score`` and ``bbox_pred``, refining
             ``cls_score`` and ``bbox_pred`` (None when not predicted), and
-            the refining mask logits of the first 100 boxes ``B``.
+            the refining mask head's outputs (mask logits) for the first 100
+            boxes ``B``.
         """
         metas = [dict(img_shape=None)] * len(rpn_results_list)
         if batch_data_samples is not None:
             metas = [s.metainfo for s in batch_data_samples]
         rois = bbox2roi([res.bboxes for res in rpn_results_list])
-        refined = self._refine_proposals_forward(x, rois, metas)
-        mask_preds = self._refine_mask_forward(x, refined['rois'][:100],
-                                               refined['mask_res_feats'][:100])
+        # without data samples there are no image shapes: a head with
+        # contextual fusion then raises a clear error
+        shapes = (
+            self._record_img_shapes(metas)
+            if batch_data_samples is not None else contextlib.nullcontext())
+        with shapes:
+            refined = self._refine_proposals_forward(x, rois, metas)
+            mask_preds = self._refine_mask_forward(
+                x, refined['rois'][:100], refined['mask_res_feats'][:100])
         return (refined['vanilla_cls_score'], refined['vanilla_bbox_pred'],
                 refined['cls_score'], refined['bbox_pred'], mask_preds)

@@ -49,3 +49,31 @@ def copy_missing_prefixes(state_dict: Dict, mapping: Sequence[Tuple[str,
                 f'({len(copied)} tensors)',
                 logger='current')
     return sources
+
+
+class StagesFromSingleStageMixin:
+    """Cascade RoI heads: start every stage from a single-stage model.
+
+    With ``self.init_stages_from_single_stage`` set, loading the state dict
+    of a single-stage model (a Mask R-CNN: ``bbox_head.*``, ``mask_head.*``)
+    copies its box and mask heads into every stage (``bbox_head.{i}.*``,
+    ``mask_head.{i}.*``), as a cascade fine-tuned from a trained Mask R-CNN
+    starts (the toy benchmark's protocol). Layers whose shapes differ keep
+    their own initialisation (mmengine reports them); a cascade checkpoint
+    loads as usual.
+    """
+
+    init_stages_from_single_stage: bool = False
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        if self.init_stages_from_single_stage:
+            mapping = [(prefix + f'{head}.', prefix + f'{head}.{stage}.')
+                       for head in ('bbox_head', 'mask_head')
+                       for stage in range(self.num_stages)]
+            # the single-stage keys are now loaded as the stages' copies;
+            # left in place they would be reported as unexpected
+            for key in copy_missing_prefixes(state_dict, mapping,
+                                             type(self).__name__):
+                del state_dict[key]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
