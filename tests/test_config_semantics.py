@@ -366,7 +366,8 @@ def test_full_maskplus_configs_turn_everything_on(rel_path):
 
 ALGORITHMS = {
     'mask-rcnn': dict(model='MaskRCNN', roi_head='StandardRoIHead'),
-    'cascade-mask-rcnn': dict(roi_head='CascadeRoIHead'),
+    'cascade-mask-rcnn': dict(
+        roi_head=('CascadeRoIHead', 'MMExtCascadeRoIHead')),
     'atmask-rcnn': dict(roi_head='AdaptiveThresholdRoIHead'),
     'mrrcnn': dict(roi_head='MaskRefiningRoIHead'),
     'maskplus': dict(roi_head='MaskPlusRoIHead'),
@@ -374,7 +375,35 @@ ALGORITHMS = {
     'hybrid-weak': dict(model='HybridWeakDetector'),
     # MaskPlus' separately trained RPN (proposal generator of a recipe)
     'rpn': dict(model='RPN'),
+    # combos (configs/combos/): a method's RoI head with another's mask head
+    'mrrcnn-atmask': dict(
+        roi_head='MaskRefiningRoIHead',
+        mask_head='AdaptiveThresholdMaskHead'),
+    'mrrcnn-maskplus': dict(
+        roi_head='MaskRefiningRoIHead', mask_head='MaskPlusMaskHead'),
+    'cascade-atmask': dict(
+        roi_head='MMExtCascadeRoIHead',
+        mask_head='AdaptiveThresholdMaskHead'),
+    'hybrid-weak-atmask': dict(
+        model='HybridWeakDetector',
+        roi_head='AdaptiveThresholdRoIHead',
+        mask_head='AdaptiveThresholdMaskHead'),
+    'hybrid-weak-maskplus': dict(
+        model='HybridWeakDetector',
+        roi_head='MaskPlusRoIHead',
+        mask_head='MaskPlusMaskHead'),
+    # mmdet's peers (configs/peers/)
+    'point-rend': dict(model='PointRend', roi_head='PointRendRoIHead'),
+    'mask-scoring-rcnn': dict(
+        model='MaskScoringRCNN', roi_head='MaskScoringRoIHead'),
+    'htc-without-semantic': dict(
+        model='HybridTaskCascade',
+        roi_head='MMExtHybridTaskCascadeRoIHead',
+        mask_head='HTCMaskHead'),
+    'boxinst': dict(model='BoxInst'),
 }
+# One-stage instance segmentation (a top-level mask head, no RoI head).
+ONE_STAGE_INSTANCE_SEGMENTATION = ('BoxInst', )
 # Proposal generators: shipped configs that are not mask predictors.
 NOT_INSTANCE_SEGMENTATION = {
     'maskplus/rpn_r50_fpn_360k_coco.py',
@@ -418,7 +447,11 @@ def test_name_parts_match_the_config(rel_path):
         assert cfg.model.type == algo['model'], rel_path
     if 'roi_head' in algo:
         expected = ALGORITHM_EXCEPTIONS.get(rel_path, algo['roi_head'])
-        assert det.roi_head.type == expected, rel_path
+        expected = expected if isinstance(expected, tuple) else (expected, )
+        assert det.roi_head.type in expected, rel_path
+    if 'mask_head' in algo:
+        assert {h['type'] for h in mask_heads(cfg)} == {algo['mask_head']}, \
+            rel_path
 
     backbone = BACKBONES.get(parts['backbone'])
     assert backbone is not None, f'{rel_path}: unknown backbone part'
@@ -452,6 +485,10 @@ def test_every_config_is_instance_segmentation(rel_path):
         return
     cfg = load(rel_path)
     det = detector(cfg)
+    if det.type in ONE_STAGE_INSTANCE_SEGMENTATION:
+        assert lookup(det, 'mask_head') is not ABSENT, rel_path
+        assert lookup(det, 'test_cfg.mask_thr') is not ABSENT, rel_path
+        return
     heads = mask_heads(cfg)
     assert heads, f'{rel_path}: no roi_head.mask_head'
     assert lookup(det, 'roi_head.mask_roi_extractor') is not ABSENT
