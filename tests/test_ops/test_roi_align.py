@@ -247,6 +247,8 @@ def test_toy_configs_use_it_coco_configs_keep_mmcv():
     assert paths
     for path in paths:
         types = set(_roi_layer_types(Config.fromfile(path).model))
+        if path.endswith('_toy.py') and not types:
+            continue  # one-stage peers (BoxInst) pool no RoIs
         if path.endswith('_toy.py'):
             assert 'MMExtRoIAlign' in types and 'RoIAlign' not in types, path
         else:
