@@ -508,3 +508,50 @@ def test_every_config_is_instance_segmentation(rel_path):
 @pytest.mark.parametrize('rel_path', CONFIG_FILES)
 def test_every_config_passes_the_key_check(rel_path):
     check_config_keys(load(rel_path))
+
+
+def _datasets(dataset: dict):
+    """``dataset`` and every dataset it wraps (ConcatDataset, RepeatDataset,
+    ClassBalancedDataset...)."""
+    yield dataset
+    inner = dataset.get('dataset', dataset.get('datasets'))
+    for sub in (inner if isinstance(inner, (list, tuple)) else [inner]):
+        if isinstance(sub, dict):
+            yield from _datasets(sub)
+
+
+@pytest.mark.parametrize('rel_path', CONFIG_FILES)
+def test_every_config_validates_its_input(rel_path):
+    """README "Safety nets" holds for every config, the COCO ones inheriting
+    mmdet's datasets and runtime included: the non-finite loss guard is on,
+    each annotated dataset is a
+    ValidatedCocoDataset (or subclass) and images are loaded by the
+    validating loader (listed, or built from a plain LoadImageFromFile by
+    the dataset)."""
+    from mmdet.registry import DATASETS
+
+    from mmext.datasets import ValidatedCocoDataset
+    cfg = load(rel_path)
+    guard = cfg.get('default_hooks', {}).get('non_finite_loss')
+    assert guard is not None and guard['type'] == 'NonFiniteLossHook', (
+        rel_path, 'no NonFiniteLossHook in default_hooks')
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for dataset in _datasets(cfg[loader]['dataset']):
+            if 'pipeline' not in dataset:  # a wrapper
+                continue
+            cls = DATASETS.get(dataset['type'])
+            assert cls is not None and issubclass(
+                cls, ValidatedCocoDataset), (rel_path, loader,
+                                             dataset['type'])
+            loaders = [
+                t['type'] for t in dataset['pipeline']
+                if 'LoadImage' in str(t.get('type'))
+            ]
+            assert loaders, (rel_path, loader, 'no image loader')
+            if dataset.get('validate_image_loading', True) is False:
+                assert set(loaders) == {'ValidatedLoadImageFromFile'}, (
+                    rel_path, loader, loaders)
+            else:
+                assert set(loaders) <= {
+                    'ValidatedLoadImageFromFile', 'LoadImageFromFile'
+                }, (rel_path, loader, loaders)

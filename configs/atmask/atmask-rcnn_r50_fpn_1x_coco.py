@@ -3,7 +3,7 @@
 # P2 pooled at 28x28 and brought down by a 3x3 stride-2 conv, P2T and T2P
 # fusion, B = sigmoid(k (P - T)), threshold target 1 - mask ('inverse_mask').
 _base_ = [
-    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    '../mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     '../_base_/models/atmask-head_r50_fpn.py'
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)

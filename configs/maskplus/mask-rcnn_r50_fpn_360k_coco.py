@@ -12,7 +12,7 @@
 # maskplus_r50_fpn_separate-rpn_360k_coco.py (configs/maskplus/README.md).
 # That RPN config repeats this schedule: mmengine cannot merge it from a
 # second base that also defines train_cfg/param_scheduler/optim_wrapper.
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+_base_ = '../mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
 max_iters = 360000

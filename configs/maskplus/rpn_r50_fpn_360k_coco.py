@@ -23,7 +23,16 @@ model = dict(
 
 max_iters = 360000
 train_dataloader = dict(
-    batch_size=1, sampler=dict(type='InfiniteSampler', shuffle=True))
+    batch_size=1,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type='ValidatedCocoDataset'))
+
+# mmext's safety nets (README "Safety nets"), as in
+# configs/mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py: bad input named by the
+# validating dataset (mmdet's pipelines kept), training stopped at a
+# non-finite loss (NonFiniteLossHook in default_hooks below).
+val_dataloader = dict(dataset=dict(type='ValidatedCocoDataset'))
+test_dataloader = dict(dataset=dict(type='ValidatedCocoDataset'))
 train_cfg = dict(
     _delete_=True,
     type='IterBasedTrainLoop',
@@ -43,7 +52,9 @@ param_scheduler = [
 ]
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001))
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=40000))
+default_hooks = dict(
+    checkpoint=dict(by_epoch=False, interval=40000),
+    non_finite_loss=dict(type='NonFiniteLossHook', action='raise'))
 log_processor = dict(by_epoch=False)
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 

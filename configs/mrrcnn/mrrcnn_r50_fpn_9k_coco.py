@@ -5,7 +5,7 @@
 # heads from its box/mask heads, fine-tune everything for 9k iterations at
 # batch 16, SGD lr 0.002 (x0.1 at 6k), momentum 0.9, wd 1e-4. Test: NMS 0.5,
 # score fusion weight alpha = 1.
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+_base_ = '../mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
 # The trained Mask R-CNN to fine-tune from. Placeholder path: put a

@@ -10,6 +10,24 @@ from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
 
+#: names under which a config selects mmcv's plain image loader
+_PLAIN_LOADERS = ('LoadImageFromFile', 'mmdet.LoadImageFromFile',
+                  'mmcv.LoadImageFromFile')
+
+
+def _validated_loader(transform: Union[dict, object]) -> Union[dict, object]:
+    """``transform`` with a plain ``LoadImageFromFile`` config replaced.
+
+    Only a config dict whose type is exactly mmcv's loader is replaced (by a
+    copy with ``type='ValidatedLoadImageFromFile'``); built transforms,
+    callables and other loaders (e.g. ``LoadImageFromNDArray``, subclasses)
+    are returned unchanged.
+    """
+    if isinstance(transform, dict) and transform.get('type') in _PLAIN_LOADERS:
+        transform = dict(transform, type='ValidatedLoadImageFromFile')
+    return transform
+
+
 @DATASETS.register_module()
 class ValidatedCocoDataset(CocoDataset):
     """``CocoDataset`` with input validation.
@@ -46,9 +64,19 @@ class ValidatedCocoDataset(CocoDataset):
       (training on a subset of classes) are not used, as in mmdet; one
       summary line per load names those categories and counts them.
 
+    * an image that exists but cannot be decoded (truncated, corrupt, not an
+      image) raises an ``OSError`` naming the file and image id: a plain
+      ``LoadImageFromFile`` of the pipeline is built as
+      :class:`~mmext.datasets.transforms.ValidatedLoadImageFromFile` (same
+      arguments, same decoding), so a config inheriting mmdet's COCO
+      pipelines only has to select this dataset (``validate_image_loading``).
+
     Args:
         check_image_files (bool): stat every image at load time. Defaults to
             True; turn off for huge remote datasets.
+        validate_image_loading (bool): build the pipeline's
+            ``LoadImageFromFile`` as ``ValidatedLoadImageFromFile``. Defaults
+            to True.
         max_warnings (int): how many skipped annotations are listed one by
             one before only a summary is printed. Defaults to 20.
         **kwargs: see ``mmdet.datasets.CocoDataset``.
@@ -58,8 +86,13 @@ class ValidatedCocoDataset(CocoDataset):
                  *args,
                  check_image_files: bool = True,
                  max_warnings: int = 20,
+                 validate_image_loading: bool = True,
                  **kwargs) -> None:
         self.check_image_files = check_image_files
+        if validate_image_loading and kwargs.get('pipeline'):
+            kwargs['pipeline'] = [
+                _validated_loader(transform) for transform in kwargs['pipeline']
+            ]
         self.max_warnings = max_warnings
         self._num_skipped = 0
         data_root = kwargs.get('data_root')

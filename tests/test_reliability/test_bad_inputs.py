@@ -253,6 +253,44 @@ def test_truncated_image(toy_copy, keep):
         ds[index]
 
 
+def test_truncated_image_through_mmdets_plain_loader(toy_copy):
+    # COCO configs keep mmdet's pipelines (plain LoadImageFromFile): the
+    # dataset builds that loader as the validating one
+    path = osp.join(toy_copy, 'val', 'val_00002.png')
+    with open(path, 'r+b') as f:
+        f.truncate(100)
+    pipeline = [dict(type='LoadImageFromFile', backend_args=None)]
+    ds = _dataset(toy_copy, pipeline=pipeline)
+    assert type(ds.pipeline.transforms[0]).__name__ == \
+        'ValidatedLoadImageFromFile'
+    assert pipeline[0]['type'] == 'LoadImageFromFile'  # the config untouched
+    index = next(i for i in range(len(ds))
+                 if ds.get_data_info(i)['img_path'] == path)
+    with pytest.raises(
+            OSError,
+            match=r"image '.*val_00002\.png' \(image id \d+\) cannot be "
+            r'decoded'):
+        ds[index]
+    # opting out gives mmcv's own, unnamed error
+    ds = _dataset(toy_copy, pipeline=pipeline, validate_image_loading=False)
+    with pytest.raises(AssertionError, match='failed to load image'):
+        ds[index]
+
+
+def test_image_info_file_without_annotations_loads(toy_copy):
+    # COCO test-dev's image_info_test-dev2017.json has images and categories
+    # only; the COCO test-dev configs use the validating dataset on it
+    path = osp.join(toy_copy, 'annotations', VAL_JSON)
+    with open(path) as f:
+        coco = json.load(f)
+    del coco['annotations']
+    with open(osp.join(toy_copy, 'annotations', 'image_info.json'), 'w') as f:
+        json.dump(coco, f)
+    ds = _dataset(toy_copy, ann_file='annotations/image_info.json')
+    assert len(ds) == len(coco['images'])
+    assert all(not ds.get_data_info(i)['instances'] for i in range(len(ds)))
+
+
 @pytest.mark.parametrize('size', [100, 0])
 def test_truncated_image_with_ignore_empty_warns(toy_copy, size):
     # 100 bytes: decoded to None (mmcv asserts); 0: cv2.error, which mmcv
