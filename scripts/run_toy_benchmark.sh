@@ -27,7 +27,10 @@ if [[ "${1:-}" == "--seeds" ]]; then
 fi
 START=configs/toy_start/mask-rcnn_r18_fpn_start_toy.py
 BASELINE=mask-rcnn_r18_fpn_1x_toy
-OUT=work_dirs/toy_benchmark_seeds${SEEDS}
+LIST="${MMEXT_BENCHMARK_LIST:-configs/toy_benchmark.txt}"
+# outputs are named after the list, so the combos and peers lists do not
+# overwrite the main table: work_dirs/toy_benchmark_peers_seeds1.md ...
+OUT=work_dirs/$(basename "$LIST" .txt)_seeds${SEEDS}
 T0=$SECONDS
 
 "$PY" tools/misc/make_toy_dataset.py --out-dir data/toy
@@ -42,7 +45,7 @@ PSEUDO_JSON=$ANN_DIR/instances_train_pseudo.json
 # Fine-tunes are tested by tools/test.py, so their end-of-training
 # validation is skipped (val_begin beyond the schedule: an iteration-based
 # loop validates at its last iteration whatever val_interval says).
-"$PY" tools/sweep.py --list "${MMEXT_BENCHMARK_LIST:-configs/toy_benchmark.txt}" \
+"$PY" tools/sweep.py --list "$LIST" \
   --start "$START" --seeds "$SEEDS" --baseline "$BASELINE" --speed \
   --title "mmext toy benchmark (CPU; shared start + toy 1x fine-tune; $SEEDS seed(s))" \
   --metrics "box AP" "mask AP" "mask AP75" "boundary AP" "huddled mask AP" \
@@ -51,7 +54,9 @@ PSEUDO_JSON=$ANN_DIR/instances_train_pseudo.json
   --cfg-options train_cfg.val_begin=100000 \
   "$@"
 # The hybrid networks' own claim: mAP^r and ABO from boxes only, as a share
-# of the fully supervised upper bound (same branch on the real masks).
+# of the fully supervised upper bound (same branch on the real masks); its
+# rows are those of the main list.
+if [[ "$LIST" == configs/toy_benchmark.txt ]]; then
 "$PY" tools/analysis_tools/make_table.py \
   --work-dirs work_dirs/mask-rcnn_r18_enhanced-fpn_full-mask_1x_toy=full-mask-upper-bound \
     work_dirs/mask-rcnn_r18_enhanced-fpn_grabcut-all_1x_toy=single-branch-all-pseudo-masks \
@@ -59,12 +64,12 @@ PSEUDO_JSON=$ANN_DIR/instances_train_pseudo.json
   --metrics "mAPr@0.5" "mAPr@0.75" ABO "mask AP" --baseline full-mask-upper-bound --share \
   --title "Weakly supervised hybrid networks (toy; share of the full-mask upper bound)" \
   --out-md "${OUT}_weakly.md" --out-csv "${OUT}_weakly.csv"
+fi
 # Pictures (README "Inference and pictures"): loss curves of the seed-0
 # fine-tunes with their test APs (tested once, at the last iteration), and
 # the gallery (val images with huddled and small objects, ground truth and
 # every method side by side, ATMask's threshold maps, GrabCut pseudo masks).
 # A run without logs or checkpoint is skipped with a warning.
-LIST="${MMEXT_BENCHMARK_LIST:-configs/toy_benchmark.txt}"
 RUNS=()
 LABELS=()
 while read -r cfg; do
@@ -82,4 +87,4 @@ done < "$LIST"
   --out "${OUT}_curves.png"
 "$PY" tools/analysis_tools/make_gallery.py --list "$LIST" \
   --work-dir-root work_dirs --seed 0 --out "${OUT}_gallery.png"
-echo "main job done in $(( (SECONDS - T0) / 60 )) min $(( (SECONDS - T0) % 60 )) s; tables: $OUT.md ${OUT}_weakly.md; pictures: ${OUT}_curves.png ${OUT}_gallery.png"
+echo "main job done in $(( (SECONDS - T0) / 60 )) min $(( (SECONDS - T0) % 60 )) s; tables: $OUT.md$([[ -f ${OUT}_weakly.md ]] && echo " ${OUT}_weakly.md"); pictures: ${OUT}_curves.png ${OUT}_gallery.png"

@@ -135,6 +135,20 @@ def parse_args():
         'against mmcv\'s RoIAlign while the configs keep theirs); the '
         'baseline config may then be listed among the configs as well')
     parser.add_argument(
+        '--profile',
+        action='store_true',
+        help='after timing, profile each model (torch.profiler, module '
+        'scopes) and print where its time goes beyond the baseline\'s')
+    parser.add_argument(
+        '--profile-iters', type=int, default=3,
+        help='profiled iterations per model and pass')
+    parser.add_argument(
+        '--profile-depth', type=int, default=2,
+        help='deepest submodule given its own scope (2: roi_head.mask_head)')
+    parser.add_argument(
+        '--profile-top', type=int, default=12,
+        help='rows of each profile table')
+    parser.add_argument(
         '--out-md', default=None, help='also write the table to this file')
     parser.add_argument(
         '--cfg-options',
@@ -332,6 +346,40 @@ def format_table(entries: List[Entry], batch_size: int) -> str:
     return '\n'.join(lines)
 
 
+def profile_entries(entries: List[Entry], packed: dict, args) -> str:
+    """Markdown: each model's time beyond the baseline's, by module scope
+    and by operator, for the training step and for inference."""
+    from mmext.utils.profiling import extra_time_table, profile_steps
+    passes = []
+    if args.skip != 'train':
+        passes.append(('training step', lambda e: time_train(
+            e, packed, e.optim_wrapper)))
+    if args.skip != 'test':
+        passes.append(('inference', lambda e: time_test(e, packed)))
+    sections = [
+        f'Profiles: torch.profiler over {args.profile_iters} iterations per '
+        'model after the timing above; scopes are inclusive CPU ms per '
+        'iteration of module forwards and head methods (nested scopes '
+        'overlap), operators self CPU ms per iteration (backward passes '
+        'appear only as operators).'
+    ]
+    for title, step in passes:
+        profiles = [
+            profile_steps(lambda e=e: step(e), args.profile_iters, e.model,
+                          args.profile_depth) for e in entries
+        ]
+        (base_scopes, base_ops, base_wall) = profiles[0]
+        for entry, (scopes, ops, wall) in zip(entries[1:], profiles[1:]):
+            sections.append(
+                f'#### {entry.name}, {title}: {wall:.0f} ms vs '
+                f'{base_wall:.0f} ms ({wall / base_wall:.2f}x)\n\n' +
+                extra_time_table(base_scopes, scopes, args.profile_top,
+                                 'scope') + '\n\n' +
+                extra_time_table(base_ops, ops, args.profile_top,
+                                 'operator (self)'))
+    return '\n\n'.join(sections)
+
+
 def main():
     args = parse_args()
     # the current mmengine logger; WARNING hides the per-parameter
@@ -395,6 +443,9 @@ def main():
     table = format_table(entries, args.batch_size)
     print(summary)
     print(table)
+    if args.profile:
+        table += '\n\n' + profile_entries(entries, packed, args)
+        print(table.split('\n\n', 1)[1])
     if args.out_md:
         with open(args.out_md, 'w') as f:
             f.write(f'{summary}\n\n{table}\n')
