@@ -13,6 +13,9 @@
 #    those of an untrained model, so this table is about relative cost).
 # 3. The R50 COCO configs of every method against mmdet's R50 Mask R-CNN at
 #    800x1333, batch 1, random weights (init_cfg=None), synthetic inputs.
+# 4. Profiles (--profile) of MR R-CNN, MaskPlus and MaskPlus+ with their
+#    seed-0 weights: where their time goes beyond the baseline's, by module
+#    scope and by operator, training step and inference (profile_toy.md).
 # Run it on an otherwise idle machine: the ratios are medians of models
 # measured in turns, but oversubscribed cores still distort them.
 # ITERS / WARMUP / THREADS override the defaults (10 / 2 / all cores).
@@ -57,6 +60,21 @@ echo "[speed] ${#TOY[@]} toy configs (random weights) vs $BASELINE [RoIAlign]"
 "$PY" "${BENCH[@]}" --baseline "$BASELINE" --baseline-roi-layer RoIAlign \
   "${TOY[@]}" --inputs dataset --batch-size 4 --out-md "$OUT/toy_random.md"
 
+PROFILED=(configs/mrrcnn/mrrcnn_r18_fpn_1x_toy.py
+          configs/maskplus/maskplus_r18_fpn_1x_toy.py
+          configs/maskplus/maskplus-plus_r18_fpn_1x_toy.py)
+if (( ${#MISSING[@]} )); then
+  echo "[speed] skipping the profiles: missing seed-0 checkpoints"
+else
+  echo "[speed] profiles of ${PROFILED[*]} (seed-0 weights)"
+  PROFILED_CKPTS=()
+  for cfg in "${PROFILED[@]}"; do PROFILED_CKPTS+=("$(ckpt_of "$cfg")"); done
+  "$PY" "${BENCH[@]}" --baseline "$BASELINE" \
+    --baseline-checkpoint "$(ckpt_of "$BASELINE")" "${PROFILED[@]}" \
+    --checkpoints "${PROFILED_CKPTS[@]}" --inputs dataset --batch-size 4 \
+    --profile --profile-iters 5 --out-md "$OUT/profile_toy.md"
+fi
+
 COCO_BASELINE=configs/mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py
 COCO=(configs/atmask/atmask-rcnn_r50_fpn_1x_coco.py
       configs/mrrcnn/mrrcnn_r50_fpn_9k_coco.py
@@ -67,4 +85,4 @@ echo "[speed] ${#COCO[@]} R50 COCO configs vs $COCO_BASELINE at 800x1333"
 "$PY" "${BENCH[@]}" --baseline "$COCO_BASELINE" "${COCO[@]}" \
   --inputs synthetic --img-shape 800 1333 --batch-size 1 \
   --out-md "$OUT/coco_r50.md"
-echo "[speed] tables in $OUT: toy_trained.md toy_random.md coco_r50.md"
+echo "[speed] tables in $OUT: toy_trained.md toy_random.md profile_toy.md coco_r50.md"

@@ -17,7 +17,8 @@ def test_baseline_roi_layer_and_table_file(tmp_path):
         '--baseline', TOY_BASELINE, TOY_BASELINE, '--baseline-roi-layer',
         'RoIAlign', '--img-shape', '64', '96', '--batch-size', '1',
         '--iters', '1', '--warmup', '0', '--threads', '1', '--out-md',
-        str(out_md)
+        str(out_md), '--profile', '--profile-iters', '1', '--profile-top',
+        '200'
     ],
                             cwd=REPO_ROOT,
                             env=env,
@@ -37,3 +38,10 @@ def test_baseline_roi_layer_and_table_file(tmp_path):
     assert '[' not in rows[1].split('|')[1]
     assert len(rows) == 2
     assert rows[0] in result.stdout  # printed as well
+    # --profile: per model, training step and inference, by scope and by
+    # operator, beyond the baseline
+    for title in ('training step', 'inference'):
+        assert f'#### mask-rcnn_r18_fpn_1x_toy, {title}: ' in text
+    assert '| `module::backbone` |' in text
+    assert '| `method::roi_head.mask_head.loss_and_target` |' in text
+    assert '| operator (self) | baseline ms | this ms | extra ms |' in text
