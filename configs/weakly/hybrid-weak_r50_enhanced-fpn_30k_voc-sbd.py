@@ -200,6 +200,9 @@ optim_wrapper = dict(
 # the lr above is for 3 GPUs x 2 images
 auto_scale_lr = dict(enable=False, base_batch_size=6)
 
+# NonFiniteLossHook: a NaN/inf loss stops training naming the iteration and
+# images (README "Safety nets"); mmdet's runtime has no such guard.
 default_hooks = dict(
-    checkpoint=dict(by_epoch=False, interval=5000, max_keep_ckpts=3))
+    checkpoint=dict(by_epoch=False, interval=5000, max_keep_ckpts=3),
+    non_finite_loss=dict(type='NonFiniteLossHook', action='raise'))
 log_processor = dict(by_epoch=False)
