@@ -14,6 +14,7 @@ Backward passes run in autograd's engine, outside any forward scope: they
 appear as operators (``aten::convolution_backward``, ``SaRoIAlign``'s
 ``...Backward``), not under the module that created them.
 """
+import time
 from collections import defaultdict
 from contextlib import contextmanager
 from typing import Callable, Dict, Iterator, List, Tuple
@@ -102,7 +103,6 @@ def profile_steps(step: Callable[[], None], iters: int,
         ``ops`` (operator name -> self CPU ms per iteration) and the wall
         ms per iteration.
     """
-    import time
     with annotate_modules(model, depth), torch.profiler.profile(
             activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
