@@ -188,6 +188,9 @@ def _fcn_and_atmask_pair(**atmask_kwargs):
     common = dict(
         num_convs=2, in_channels=8, conv_out_channels=8, num_classes=3)
     fcn = MODELS.build(dict(type='FCNMaskHead', **common))
+    # bitwise comparisons: both heads in NCHW (channels-last equals it only
+    # up to float rounding, see test_memory_format.py)
+    atmask_kwargs.setdefault('cpu_channels_last', False)
     atm = MODELS.build(
         dict(type='AdaptiveThresholdMaskHead', **common, **atmask_kwargs))
     atm.load_state_dict(fcn.state_dict(), strict=False)

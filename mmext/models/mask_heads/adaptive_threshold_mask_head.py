@@ -85,6 +85,7 @@ from mmdet.models.utils import empty_instances
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, InstanceList
 from .feature_reuse import FeatureReuseMaskHeadMixin
+from .memory_format import cpu_channels_last
 
 THRESHOLD_TARGETS = ('inverse_mask', 'boundary', 'none')
 
@@ -150,6 +151,11 @@ class AdaptiveThresholdMaskHead(FeatureReuseMaskHeadMixin, FCNMaskHead):
             (``res_feat``, HTC's mask information flow, e.g. ``F^-`` in MR
             R-CNN's refining stage) to ``R_p`` through a 1x1 conv, as
             ``HTCMaskHead``. Defaults to False.
+        cpu_channels_last (bool): On the CPU, run the head in channels-last
+            memory format (the deconvolutions then skip their NCHW output
+            copy; see :mod:`mmext.models.mask_heads.memory_format`). Same
+            values up to float rounding; the outputs have channels-last
+            strides. Defaults to True.
         **kwargs: ``FCNMaskHead`` arguments (``num_convs``, ``roi_feat_size``,
             ``in_channels``, ``conv_out_channels``, ``num_classes``,
             ``class_agnostic``, ``upsample_cfg``, ``conv_cfg``, ``norm_cfg``,
@@ -175,9 +181,11 @@ class AdaptiveThresholdMaskHead(FeatureReuseMaskHeadMixin, FCNMaskHead):
                  loss_binary: ConfigType = dict(
                      type='CrossEntropyLoss', use_mask=True, loss_weight=2.0),
                  with_conv_res: bool = False,
+                 cpu_channels_last: bool = True,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self._init_conv_res(with_conv_res)
+        self.cpu_channels_last = cpu_channels_last
         if threshold_target not in THRESHOLD_TARGETS:
             raise ValueError(
                 f'mask_head.threshold_target must be one of '
@@ -395,6 +403,9 @@ class AdaptiveThresholdMaskHead(FeatureReuseMaskHeadMixin, FCNMaskHead):
             ``return_feat``: ``((mask logits, threshold logits), feat)``.
         """
         x = self._add_res_feat(x, res_feat)
+        if self.cpu_channels_last:
+            x = cpu_channels_last(x)
+            threshold_x = cpu_channels_last(threshold_x)
         for conv in self.convs:
             x = conv(x)
         threshold_preds = None

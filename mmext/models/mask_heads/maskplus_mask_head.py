@@ -66,6 +66,7 @@ from mmdet.utils import InstanceList, OptConfigType
 
 from .feature_reuse import FeatureReuseMaskHeadMixin
 from .maskplus_blocks import ContextFusionBranch
+from .memory_format import cpu_channels_last
 
 MaskPreds = Union[Tensor, Tuple[Tensor, ...]]
 
@@ -103,6 +104,11 @@ class MaskPlusMaskHead(FeatureReuseMaskHeadMixin, FCNMaskHead):
             RoI features through a 1x1 conv, as ``HTCMaskHead``; added
             together with the context, before the QMT branches. Defaults to
             False.
+        cpu_channels_last (bool): On the CPU, run the head in channels-last
+            memory format (the deconvolutions then skip their NCHW output
+            copy; see :mod:`mmext.models.mask_heads.memory_format`). Same
+            values up to float rounding; the outputs have channels-last
+            strides. Defaults to True.
         **kwargs: Arguments of :class:`FCNMaskHead`.
     """
 
@@ -113,9 +119,11 @@ class MaskPlusMaskHead(FeatureReuseMaskHeadMixin, FCNMaskHead):
                  qmt_scales: Sequence[float] = (),
                  loss_qmt_weight: float = 1.0,
                  with_conv_res: bool = False,
+                 cpu_channels_last: bool = True,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self._init_conv_res(with_conv_res)
+        self.cpu_channels_last = cpu_channels_last
         feat_channels = (
             self.conv_out_channels if self.num_convs > 0 else self.in_channels)
         num_mask_channels = 1 if self.class_agnostic else self.num_classes
@@ -274,6 +282,8 @@ class MaskPlusMaskHead(FeatureReuseMaskHeadMixin, FCNMaskHead):
             raise ValueError('MaskPlusMaskHead got a context but context_cfg '
                              'is None')
         x = self._add_res_feat(x, res_feat)
+        if self.cpu_channels_last:
+            x = cpu_channels_last(x)
         qmt_inputs = x
         for conv in self.convs:
             x = conv(x)

@@ -104,6 +104,7 @@ from mmdet.utils import ConfigType, InstanceList, OptConfigType, OptMultiConfig
 from ..mask_heads.feature_reuse import (check_feature_reuse_head,
                                         mask_forward_with_feat, mask_outputs,
                                         soft_masks)
+from ..mask_heads.memory_format import cpu_channels_last
 from ..roi_extractors import ShapeAwareRoIExtractor
 from .mask_head_inputs import MaskHeadInputsMixin
 from .state_dict_init import copy_missing_prefixes
@@ -144,6 +145,12 @@ class MaskRefiningRoIHead(MaskHeadInputsMixin, StandardRoIHead):
             required iff one has its threshold branch on.
         threshold_roi_source (str): ``'P2'`` or ``'all'``, see
             :class:`AdaptiveThresholdRoIHead`. Defaults to ``'P2'``.
+        cpu_channels_last (bool): On the CPU, give both mask heads their RoI
+            features in channels-last memory format, so that a head of
+            mmdet's (``HTCMaskHead``) skips the NCHW copy of its
+            deconvolution's output, as mmext's heads do themselves (see
+            :mod:`mmext.models.mask_heads.memory_format`). Same values up to
+            float rounding. Defaults to True.
         mask_head (dict): The vanilla mask head, a protocol head:
             ``HTCMaskHead`` with ``with_conv_res=False`` (Mask R-CNN's),
             ``AdaptiveThresholdMaskHead`` or ``MaskPlusMaskHead``.
@@ -164,6 +171,7 @@ class MaskRefiningRoIHead(MaskHeadInputsMixin, StandardRoIHead):
                  init_refine_from_vanilla: bool = True,
                  threshold_roi_extractor: OptConfigType = None,
                  threshold_roi_source: str = 'P2',
+                 cpu_channels_last: bool = True,
                  bbox_roi_extractor: OptMultiConfig = None,
                  bbox_head: OptMultiConfig = None,
                  mask_roi_extractor: OptMultiConfig = None,
@@ -181,6 +189,7 @@ class MaskRefiningRoIHead(MaskHeadInputsMixin, StandardRoIHead):
                 'MaskRefiningRoIHead does not support roi_head.shared_head')
         self.detach_mask_guide = detach_mask_guide
         self.init_refine_from_vanilla = init_refine_from_vanilla
+        self.cpu_channels_last = cpu_channels_last
         super().__init__(
             bbox_roi_extractor=bbox_roi_extractor,
             bbox_head=bbox_head,
@@ -307,6 +316,12 @@ class MaskRefiningRoIHead(MaskHeadInputsMixin, StandardRoIHead):
             return vanilla_scores
         return (vanilla_scores + alpha * refine_scores) / (1 + alpha)
 
+    def _to_mask_head_format(self, mask_feats: Tensor) -> Tensor:
+        """RoI features (K, C, S, S) in the mask heads' memory format."""
+        if self.cpu_channels_last:
+            return cpu_channels_last(mask_feats)
+        return mask_feats
+
     def _vanilla_mask_forward(self, x: Tuple[Tensor],
                               rois: Tensor) -> Tuple[object, Tensor]:
         """The vanilla mask head on ``rois`` through the mask-head protocol.
@@ -320,8 +335,9 @@ class MaskRefiningRoIHead(MaskHeadInputsMixin, StandardRoIHead):
             (K, num_classes, 28, 28)) and the feature it returns for reuse
             (K, C', 14, 14), the source of ``F^-``.
         """
-        mask_feats = self.mask_roi_extractor(
-            x[:self.mask_roi_extractor.num_inputs], rois)
+        mask_feats = self._to_mask_head_format(
+            self.mask_roi_extractor(x[:self.mask_roi_extractor.num_inputs],
+                                    rois))
         inputs = self._mask_head_inputs(self.mask_head, x, rois,
                                         self.mask_roi_extractor)
         return mask_forward_with_feat(self.mask_head, mask_feats, **inputs)
@@ -435,8 +451,9 @@ class MaskRefiningRoIHead(MaskHeadInputsMixin, StandardRoIHead):
             The refining mask head's outputs (e.g. mask logits
             (K, num_classes, 28, 28); ATMask: logits and threshold logits).
         """
-        mask_feats = self.refine_mask_roi_extractor(
-            x[:self.refine_mask_roi_extractor.num_inputs], rois)
+        mask_feats = self._to_mask_head_format(
+            self.refine_mask_roi_extractor(
+                x[:self.refine_mask_roi_extractor.num_inputs], rois))
         head = self.refine_mask_head
         inputs = self._mask_head_inputs(head, x, rois,
                                         self.refine_mask_roi_extractor)
