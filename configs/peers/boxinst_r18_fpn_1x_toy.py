@@ -15,10 +15,11 @@
 # initialisation. Caveat (as for the hybrid rows): the start's backbone has
 # seen mask supervision.
 #
-# CPU: runs (no DCN), but BoxInstDataPreprocessor needs scikit-image
-# (skimage.color.rgb2lab for the colour similarity), which is not in
-# requirements/; without it the config cannot train (tests/test_configs.py
-# skips it, naming the package). bottom_pixels_removed is 0: mmdet's 10 cuts
+# CPU: runs (no DCN). BoxInstDataPreprocessor needs scikit-image
+# (skimage.color.rgb2lab for the colour similarity), from
+# requirements/optional.txt (scripts/setup_env.sh installs it); without it
+# the config cannot train (tests/test_configs.py skips it, naming the
+# package). bottom_pixels_removed is 0: mmdet's 10 cuts
 # COCO watermarks; toy images have none.
 _base_ = '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py'
 
