@@ -19,6 +19,9 @@
 # 4. Profiles (--profile) of MR R-CNN, MaskPlus and MaskPlus+ with their
 #    seed-0 weights: where their time goes beyond the baseline's, by module
 #    scope and by operator, training step and inference (profile_toy.md).
+# 5. The combos and peers lists (configs/toy_benchmark_{combos,peers}.txt)
+#    the same way as 1, for the rows whose seed-0 weights exist (run those
+#    lists with scripts/run_toy_benchmark.sh first): {combos,peers}_trained.md.
 # Run it on an otherwise idle machine: the ratios are medians of models
 # measured in turns, but oversubscribed cores still distort them.
 # ITERS / WARMUP / THREADS override the defaults (10 / 2 / all cores).
@@ -88,4 +91,22 @@ echo "[speed] ${#COCO[@]} R50 COCO configs vs $COCO_BASELINE at 800x1333"
 "$PY" "${BENCH[@]}" --baseline "$COCO_BASELINE" "${COCO[@]}" \
   --inputs synthetic --img-shape 800 1333 --batch-size 1 \
   --cfg-options model.test_cfg.rcnn.score_thr=0 --out-md "$OUT/coco_r50.md"
-echo "[speed] tables in $OUT: toy_trained.md toy_random.md profile_toy.md coco_r50.md"
+for list in combos peers; do
+  LIST_ROWS=()
+  LIST_CKPTS=()
+  while read -r cfg; do
+    [[ "$cfg" == "$BASELINE" || ! -f "$(ckpt_of "$cfg")" ]] && continue
+    LIST_ROWS+=("$cfg")
+    LIST_CKPTS+=("$(ckpt_of "$cfg")")
+  done < <(grep -v '^#' "configs/toy_benchmark_$list.txt" | grep .)
+  if (( ${#LIST_ROWS[@]} == 0 )) || [[ ! -f "$(ckpt_of "$BASELINE")" ]]; then
+    echo "[speed] skipping the $list list: no seed-0 checkpoints"
+    continue
+  fi
+  echo "[speed] $list list (${#LIST_ROWS[@]} rows with seed-0 weights) vs $BASELINE"
+  "$PY" "${BENCH[@]}" --baseline "$BASELINE" \
+    --baseline-checkpoint "$(ckpt_of "$BASELINE")" "${LIST_ROWS[@]}" \
+    --checkpoints "${LIST_CKPTS[@]}" --inputs dataset --batch-size 4 \
+    --out-md "$OUT/${list}_trained.md"
+done
+echo "[speed] tables in $OUT: toy_trained.md toy_random.md profile_toy.md coco_r50.md {combos,peers}_trained.md"
