@@ -101,3 +101,15 @@ model = dict(
         nms=dict(type='nms', iou_threshold=0.6),
         max_per_img=50,
         mask_thr=0.5))
+
+# The hybrid networks' own metrics (mAP^r, ABO) beside the toy COCO metrics,
+# as in configs/weakly/hybrid-weak_r18_enhanced-fpn_1x_toy.py, so that the
+# box-supervised peer sits in the weakly table too.
+val_evaluator = [
+    _base_.val_evaluator,
+    dict(
+        type='VOCInstanceMetric',
+        ann_file=_base_.data_root + 'annotations/instances_val.json',
+        iou_thrs=(0.5, 0.75))
+]
+test_evaluator = val_evaluator
