@@ -467,8 +467,9 @@ def test_name_parts_match_the_config(rel_path):
         assert cfg.train_cfg.max_epochs == 12, rel_path
     elif schedule == '1x':  # the toy benchmark's fine-tune schedule
         assert cfg.train_cfg.max_iters == 300, rel_path
-    else:
+    else:  # the toy benchmark's shared-start schedule
         assert schedule == 'start' and parts['dataset'] == 'toy', rel_path
+        assert cfg.train_cfg.max_iters == 3600, rel_path
 
     data_dir = DATASETS[parts['dataset']]
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

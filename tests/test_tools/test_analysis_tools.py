@@ -111,6 +111,30 @@ def test_benchmark_model_table(checkpoints, monkeypatch, capsys):
     assert params[1][0] > params[0][0] and params[1][1] > params[0][1]
 
 
+BOXINST_TOY = osp.join(REPO_ROOT, 'configs', 'peers', 'boxinst_r18_fpn_1x_toy.py')
+
+
+def test_benchmark_model_publishes_the_iteration(monkeypatch, capsys):
+    """BoxInst's mask head reads the Runner's iteration from the MessageHub
+    (pairwise-loss warm-up); benchmark_model publishes it as the Runner
+    does, so the box-supervised peer can be timed."""
+    pytest.importorskip('skimage', reason='BoxInst needs scikit-image')
+    tool = load_tool('tools/analysis_tools/benchmark_model.py')
+    monkeypatch.setattr(sys, 'argv', [
+        'benchmark_model.py', BOXINST_TOY, '--baseline', MASK_RCNN_TOY,
+        '--iters', '1', '--warmup', '1', '--batch-size', '1', '--img-size',
+        '64', '--cfg-options', 'load_from=None'
+    ])
+    tool.main()
+    rows = [
+        line for line in capsys.readouterr().out.splitlines()
+        if line.startswith('| boxinst_r18_fpn_1x_toy ')
+    ]
+    assert len(rows) == 1
+    train_s_per_iter = float(rows[0].strip('|').split('|')[1])
+    assert train_s_per_iter > 0
+
+
 def test_dist_test_sh_on_cpu(toy_data_root, checkpoints, tmp_path):
     """``tools/dist_test.sh CONFIG CKPT 2``: two gloo processes evaluate the
     val set together and rank 0 writes the metrics record."""

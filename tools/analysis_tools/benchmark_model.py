@@ -62,7 +62,7 @@ sys.path.insert(
 
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
-from mmengine.logging import MMLogger  # noqa: E402
+from mmengine.logging import MessageHub, MMLogger  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
@@ -259,6 +259,7 @@ class Entry:
         else:
             self.test_params = self.train_params
         self.train_times: List[float] = []
+        self.train_steps = 0
         self.test_times: List[float] = []
         self.dets_per_img: Optional[float] = None
 
@@ -287,6 +288,10 @@ def time_train(entry: Entry, packed: dict, optim_wrapper) -> float:
     model = entry.model
     model.train()
     data = copy.deepcopy(packed)
+    # the Runner publishes the iteration and some heads read it (BoxInst's
+    # pairwise-loss warm-up); each model counts its own steps, as in training
+    MessageHub.get_current_instance().update_info('iter', entry.train_steps)
+    entry.train_steps += 1
     _sync(None)
     start = time.perf_counter()
     model.train_step(data, optim_wrapper)
