@@ -469,7 +469,13 @@ def test_name_parts_match_the_config(rel_path):
         assert cfg.train_cfg.max_iters == 300, rel_path
     else:  # the toy benchmark's shared-start schedule
         assert schedule == 'start' and parts['dataset'] == 'toy', rel_path
-        assert cfg.train_cfg.max_iters == 3600, rel_path
+        start_schedule = Config.fromfile(
+            osp.join(CONFIG_ROOT, '_base_', 'schedules',
+                     'schedule_start_toy.py'))
+        assert cfg.train_cfg.max_iters == start_schedule.max_iters, rel_path
+        assert cfg.param_scheduler == start_schedule.param_scheduler, rel_path
+        assert cfg.optim_wrapper.optimizer == \
+            start_schedule.optim_wrapper.optimizer, rel_path
 
     data_dir = DATASETS[parts['dataset']]
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

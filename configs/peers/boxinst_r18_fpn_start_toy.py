@@ -6,6 +6,9 @@
 # Here they get the start's 3600 iterations and learning-rate schedule
 # (configs/_base_/schedules/schedule_start_toy.py: AdamW lr 1e-3, warm-up,
 # steps at 75% / 92%), i.e. about as many head updates as the baseline's.
+# Restated below: a text config cannot inherit both the BoxInst config and
+# the schedule file (both define the schedule's keys);
+# tests/test_config_semantics.py checks that the two stay equal.
 _base_ = './boxinst_r18_fpn_1x_toy.py'
 
 max_iters = 3600
