@@ -21,7 +21,10 @@
 # the config cannot train (tests/test_configs.py skips it, naming the
 # package). bottom_pixels_removed is 0: mmdet's 10 cuts
 # COCO watermarks; toy images have none.
-_base_ = '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py'
+_base_ = [
+    '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py',
+    '../_base_/datasets/toy_voc_instance_metric.py'
+]
 
 load_from = None
 _start = _base_.load_from
@@ -105,11 +108,5 @@ model = dict(
 # The hybrid networks' own metrics (mAP^r, ABO) beside the toy COCO metrics,
 # as in configs/weakly/hybrid-weak_r18_enhanced-fpn_1x_toy.py, so that the
 # box-supervised peer sits in the weakly table too.
-val_evaluator = [
-    _base_.val_evaluator,
-    dict(
-        type='VOCInstanceMetric',
-        ann_file=_base_.data_root + 'annotations/instances_val.json',
-        iou_thrs=(0.5, 0.75))
-]
+val_evaluator = [_base_.val_evaluator, _base_.toy_voc_instance_metric]
 test_evaluator = val_evaluator

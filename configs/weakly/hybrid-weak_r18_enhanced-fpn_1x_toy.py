@@ -17,7 +17,10 @@
 # image side; on the 128x128 toy images that is 16x16 (small_size_thr=16).
 # Schedule and lr are the toy baseline's, the small branch's lr is 1.5x
 # (paper: 0.0075 vs 0.005).
-_base_ = '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py'
+_base_ = [
+    '../mask_rcnn/mask-rcnn_r18_fpn_1x_toy.py',
+    '../_base_/datasets/toy_voc_instance_metric.py'
+]
 
 # Start: the toy benchmark's shared start was trained with the real masks,
 # so these box-supervised models take only its box parts (backbone, neck,
@@ -119,13 +122,7 @@ train_dataloader = dict(
 
 # The paper's metrics plus the toy baseline's COCO box/mask AP, so that the
 # hybrid sits in the same toy benchmark table as the fully supervised methods.
-val_evaluator = [
-    _base_.val_evaluator,
-    dict(
-        type='VOCInstanceMetric',
-        ann_file=_base_.data_root + 'annotations/instances_val.json',
-        iou_thrs=(0.5, 0.75))
-]
+val_evaluator = [_base_.val_evaluator, _base_.toy_voc_instance_metric]
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(
